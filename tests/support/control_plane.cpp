@@ -1,0 +1,139 @@
+#include "control_plane.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+namespace elector::testing {
+
+namespace {
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("cannot read " + path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+std::string env_script(const std::string& name) { return source_dir() + "/tests/env/" + name; }
+
+std::string last_line(const std::string& text) {
+    auto end = text.find_last_not_of('\n');
+    if (end == std::string::npos) return "";
+    auto start = text.rfind('\n', end);
+    return text.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+}
+
+}  // namespace
+
+std::string source_dir() {
+    if (const char* d = std::getenv("ELECTOR_SOURCE_DIR"); d != nullptr && *d != '\0') return d;
+    return ELECTOR_DEFAULT_SOURCE_DIR;
+}
+
+nlohmann::json node_simulator::post(const std::string& path) const {
+    httplib::Client client(url_);
+    client.set_connection_timeout(5);
+    client.set_read_timeout(30);
+    auto res = client.Post(path);
+    if (!res) throw std::runtime_error(fmt::format("node simulator {}{}: {}", url_, path, httplib::to_string(res.error())));
+    auto body = nlohmann::json::parse(res->body, nullptr, false);
+    if (res->status != 200) {
+        throw std::runtime_error(fmt::format("node simulator {} answered {}: {}", path, res->status, res->body));
+    }
+    return body;
+}
+
+nlohmann::json node_simulator::not_ready(const std::string& ns, const std::string& pod) const {
+    return post(fmt::format("/pods/{}/{}/notready", ns, pod));
+}
+nlohmann::json node_simulator::ready(const std::string& ns, const std::string& pod) const {
+    return post(fmt::format("/pods/{}/{}/ready", ns, pod));
+}
+nlohmann::json node_simulator::crash(const std::string& ns, const std::string& pod, double backoff_seconds,
+                                     const std::string& container) const {
+    std::string path = fmt::format("/pods/{}/{}/crash?backoff={}", ns, pod, backoff_seconds);
+    if (!container.empty()) path += "&container=" + container;
+    return post(path);
+}
+nlohmann::json node_simulator::freeze(const std::string& node) const { return post("/nodes/" + node + "/freeze"); }
+nlohmann::json node_simulator::thaw(const std::string& node) const { return post("/nodes/" + node + "/thaw"); }
+
+control_plane::control_plane(control_plane_options options) {
+    static std::atomic<int> counter{0};
+    name_ = fmt::format("t{}-{}", getpid(), counter++);
+    const pid_t owner = options.owner_pid != 0 ? options.owner_pid : getpid();
+    auto r = run({env_script("up"), "--name", name_, "--nodes", std::to_string(options.nodes), "--owner-pid",
+                  std::to_string(owner), "--pod-grace", fmt::format("{}", options.pod_grace_seconds)},
+                 {.timeout = std::chrono::minutes(4)});
+    if (!r.ok()) throw std::runtime_error("tests/env/up failed: " + r.describe());
+    dir_ = last_line(r.out);
+    info_ = nlohmann::json::parse(read_file(dir_ + "/env.json"));
+    sim_ = node_simulator(info_.at("simulator_url").get<std::string>());
+    up_ = true;
+}
+
+control_plane::~control_plane() {
+    try {
+        down();
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "control_plane: {}\n", e.what());
+    }
+}
+
+void control_plane::down() {
+    if (!up_) return;
+    up_ = false;
+    const auto* test = ::testing::UnitTest::GetInstance();
+    if (test != nullptr && test->Failed()) {
+        for (const char* component : {"apiserver", "controller-manager", "scheduler", "node-simulator", "etcd"}) {
+            auto tail = run({"tail", "-n", "25", fmt::format("{}/logs/{}.log", dir_, component)});
+            fmt::print(stderr, "--- last lines of {} ({}):\n{}\n", component, name_, tail.out);
+        }
+    }
+    auto r = run({env_script("down"), dir_}, {.timeout = std::chrono::seconds(60)});
+    if (!r.ok()) throw std::runtime_error("tests/env/down failed: " + r.describe());
+}
+
+std::vector<std::string> control_plane::node_names() const {
+    std::vector<std::string> names;
+    for (int i = 0; i < info_.at("nodes").get<int>(); ++i) {
+        names.push_back(fmt::format("{}{}", info_.at("node_prefix").get<std::string>(), i));
+    }
+    return names;
+}
+
+pid_t control_plane::pid(const std::string& component) const { return info_.at("pids").at(component).get<pid_t>(); }
+
+run_result control_plane::kubectl(const std::vector<std::string>& args, const run_options& options) const {
+    std::vector<std::string> argv{info_.at("kubectl").get<std::string>(), "--kubeconfig", kubeconfig()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, options);
+}
+
+nlohmann::json control_plane::get_json(const std::vector<std::string>& args) const {
+    auto with_output = args;
+    with_output.insert(with_output.end(), {"-o", "json"});
+    auto r = kubectl(with_output);
+    if (!r.ok()) throw std::runtime_error(fmt::format("kubectl {}: {}", fmt::join(args, " "), r.describe()));
+    return nlohmann::json::parse(r.out);
+}
+
+void control_plane::apply(const std::string& manifest, const std::string& ns) const {
+    std::vector<std::string> args{"apply", "-f", "-"};
+    if (!ns.empty()) args.insert(args.end(), {"-n", ns});
+    auto r = kubectl(args, {.input = manifest});
+    if (!r.ok()) throw std::runtime_error("kubectl apply: " + r.describe());
+}
+
+}  // namespace elector::testing

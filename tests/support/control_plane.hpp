@@ -1,0 +1,95 @@
+#pragma once
+
+#include <chrono>
+#include <thread>
+#include <memory>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "process.hpp"
+
+namespace elector::testing {
+
+// Client for the node simulator's control API (tests/env/nodesim.py).
+// Each call returns the simulator's answer, including for writes
+// `resourceVersion` and `ackMonotonic` (CLOCK_MONOTONIC seconds at which the
+// API server acknowledged the write); a refusal throws with its message.
+class node_simulator {
+public:
+    explicit node_simulator(std::string url) : url_(std::move(url)) {}
+    nlohmann::json not_ready(const std::string& ns, const std::string& pod) const;
+    nlohmann::json ready(const std::string& ns, const std::string& pod) const;
+    nlohmann::json crash(const std::string& ns, const std::string& pod, double backoff_seconds,
+                         const std::string& container = "") const;
+    nlohmann::json freeze(const std::string& node) const;
+    nlohmann::json thaw(const std::string& node) const;
+
+private:
+    nlohmann::json post(const std::string& path) const;
+    std::string url_;
+};
+
+struct control_plane_options {
+    int nodes = 3;
+    double pod_grace_seconds = 1.0;
+    pid_t owner_pid = 0;  // 0: this process; the environment goes down when the owner exits
+};
+
+// One local Kubernetes control plane started by tests/env/up: etcd,
+// kube-apiserver, kube-controller-manager, kube-scheduler and the node
+// simulator on 127.0.0.1. The destructor stops it (tests/env/down); if this
+// process dies first, the environment's watchdog does.
+class control_plane {
+public:
+    explicit control_plane(control_plane_options options = {});
+    ~control_plane();
+    control_plane(const control_plane&) = delete;
+    control_plane& operator=(const control_plane&) = delete;
+
+    [[nodiscard]] const nlohmann::json& info() const { return info_; }  // env.json
+    [[nodiscard]] const std::string& name() const { return name_; }
+    [[nodiscard]] const std::string& dir() const { return dir_; }
+    [[nodiscard]] std::string kubeconfig() const { return info_.at("kubeconfig"); }
+    [[nodiscard]] std::vector<std::string> node_names() const;
+    // pid of "etcd", "apiserver", "controller_manager", "scheduler", "node_simulator".
+    [[nodiscard]] pid_t pid(const std::string& component) const;
+    [[nodiscard]] const node_simulator& sim() const { return sim_; }
+
+    // kubectl (the one built for this control plane) against this cluster.
+    run_result kubectl(const std::vector<std::string>& args, const run_options& options = {}) const;
+    // kubectl ARGS -o json, parsed; throws with kubectl's stderr if it fails.
+    nlohmann::json get_json(const std::vector<std::string>& args) const;
+    // kubectl apply -f - with the given manifest; throws if it fails.
+    void apply(const std::string& manifest, const std::string& ns = "") const;
+
+    // Stops the environment; idempotent. On a failed test, the last lines of
+    // every component log are printed first.
+    void down();
+
+private:
+    std::string name_;
+    std::string dir_;
+    nlohmann::json info_;
+    node_simulator sim_{""};
+    bool up_ = false;
+};
+
+// Where the repository is (compiled in; ELECTOR_SOURCE_DIR overrides).
+std::string source_dir();
+
+// Polls `probe` until it returns true or `timeout` passes; returns whether it did.
+template <class Probe>
+bool eventually(std::chrono::milliseconds timeout, Probe&& probe,
+                std::chrono::milliseconds every = std::chrono::milliseconds(100)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+        if (probe()) return true;
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(every);
+    }
+}
+
+}  // namespace elector::testing
