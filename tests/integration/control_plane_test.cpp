@@ -9,6 +9,7 @@
 #include <fstream>
 #include <future>
 #include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -350,6 +351,32 @@ TEST_F(control_plane_test, the_watchdog_stops_an_environment_whose_owner_died) {
             return !std::filesystem::exists(dir);
         })) << "environment " << dir << " still running after its owner died";
     }  // down() again here is harmless
+}
+
+// Ports in LISTEN state on any address, from /proc/net/tcp and tcp6.
+std::set<int> listening_ports() {
+    std::set<int> ports;
+    for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+        std::ifstream in(table);
+        std::string line;
+        std::getline(in, line);  // header
+        while (std::getline(in, line)) {
+            std::istringstream fields(line);
+            std::string slot, local, remote, state;
+            fields >> slot >> local >> remote >> state;
+            if (state == "0A") ports.insert(std::stoi(local.substr(local.rfind(':') + 1), nullptr, 16));
+        }
+    }
+    return ports;
+}
+
+// Installing etcd-server (and later prometheus) must not leave the
+// package's own daemon running: every port here is an environment's own.
+TEST(installed_packages, leave_no_daemon_listening_on_their_default_ports) {
+    auto ports = listening_ports();
+    EXPECT_FALSE(ports.contains(2379)) << "something listens on etcd's default client port 2379";
+    EXPECT_FALSE(ports.contains(2380)) << "something listens on etcd's default peer port 2380";
+    EXPECT_FALSE(ports.contains(9090)) << "something listens on Prometheus' default port 9090";
 }
 
 }  // namespace
