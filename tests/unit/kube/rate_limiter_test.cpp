@@ -1,0 +1,43 @@
+#include "kube/rate_limiter.hpp"
+
+#include <gtest/gtest.h>
+
+namespace elector::kube {
+namespace {
+
+using namespace std::chrono_literals;
+using clock = rate_limiter::clock;
+
+TEST(rate_limiter, burst_goes_at_once_then_requests_are_spaced_by_one_over_qps) {
+    const auto t0 = clock::time_point{} + 1h;
+    rate_limiter limiter(10, 3, t0);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(limiter.reserve(priority::normal, t0), 0ns) << i;
+    EXPECT_EQ(limiter.reserve(priority::normal, t0), 100ms);
+    EXPECT_EQ(limiter.reserve(priority::normal, t0), 200ms);  // queued behind the previous one
+}
+
+TEST(rate_limiter, tokens_refill_with_time_up_to_the_burst) {
+    const auto t0 = clock::time_point{} + 1h;
+    rate_limiter limiter(10, 2, t0);
+    limiter.reserve(priority::normal, t0);
+    limiter.reserve(priority::normal, t0);
+    EXPECT_EQ(limiter.reserve(priority::normal, t0 + 100ms), 0ns);
+    // A long idle period refills to the burst, no more.
+    const auto later = t0 + 1h;
+    EXPECT_EQ(limiter.reserve(priority::normal, later), 0ns);
+    EXPECT_EQ(limiter.reserve(priority::normal, later), 0ns);
+    EXPECT_EQ(limiter.reserve(priority::normal, later), 100ms);
+}
+
+TEST(rate_limiter, urgent_requests_never_wait_but_delay_normal_ones) {
+    const auto t0 = clock::time_point{} + 1h;
+    rate_limiter limiter(10, 1, t0);
+    EXPECT_EQ(limiter.reserve(priority::normal, t0), 0ns);
+    EXPECT_EQ(limiter.reserve(priority::normal, t0), 100ms);
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(limiter.reserve(priority::urgent, t0), 0ns);
+    // The five urgent tokens are paid back by later normal traffic.
+    EXPECT_EQ(limiter.reserve(priority::normal, t0), 700ms);
+}
+
+}  // namespace
+}  // namespace elector::kube
