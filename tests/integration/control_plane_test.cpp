@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "control_plane.hpp"
+#include "widgets.hpp"
 
 namespace elector::testing {
 namespace {
@@ -93,43 +94,14 @@ protected:
     static inline std::unique_ptr<control_plane> env_;
 };
 
-constexpr const char* widget_crd = R"(
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.test.elector.dev
-spec:
-  group: test.elector.dev
-  scope: Namespaced
-  names: {plural: widgets, singular: widget, kind: Widget}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    subresources: {status: {}}
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec:
-            type: object
-            properties:
-              size: {type: integer}
-              labels: {type: object, additionalProperties: {type: string}}
-          status:
-            type: object
-            x-kubernetes-preserve-unknown-fields: true
-)";
-
 // Kubernetes 1.20 built with Go >= 1.18 and the vendored reflect2 unfixed
 // dies (SIGSEGV in mapiterinit) at the first custom resource; this proves the
 // fix in tests/env/patches is in the binaries.
 TEST_F(control_plane_test, custom_resources_create_list_and_watch_keep_the_api_server_up) {
     constexpr int count = 300;
     create_namespace("crs");
-    env().apply(widget_crd);
-    auto r = env().kubectl({"wait", "--for=condition=Established", "crd/widgets.test.elector.dev", "--timeout=30s"});
-    ASSERT_TRUE(r.ok()) << r.describe();
+    install_widget_crd(env());
+    run_result r;
 
     const std::string watch_out = env().dir() + "/widgets.watch";
     child_process watcher({env().info()["kubectl"], "--kubeconfig", env().kubeconfig(), "get", "widgets", "-n", "crs",
