@@ -17,7 +17,12 @@ check "an unknown flag exits 2" 2 "$elector" --no-such-flag
 check "--help=maybe exits 2" 2 "$elector" --help=maybe
 check "an unexpected argument exits 2" 2 "$elector" run
 "$elector" run 2>&1 | grep -q 'unexpected argument "run"' || { echo "FAIL: unexpected argument not named"; fail=1; }
-check "no flags at all exits 2" 2 "$elector"
+# No cluster configuration anywhere (a private HOME, no $KUBECONFIG, not in
+# a pod): one clear line and exit 1, whatever this machine's own ~/.kube holds.
+no_config=(env -u KUBECONFIG -u KUBERNETES_SERVICE_HOST -u KUBERNETES_SERVICE_PORT HOME=/nonexistent-elector-home)
+check "no cluster configuration exits 1" 1 "${no_config[@]}" "$elector"
+"${no_config[@]}" "$elector" 2>&1 | grep -q 'cannot load the cluster configuration: no kubeconfig found (tried /nonexistent-elector-home/.kube/config)' ||
+  { echo "FAIL: missing configuration not explained: $("${no_config[@]}" "$elector" 2>&1)"; fail=1; }
 
 # Bad values: exit 2 with one line on stderr that names the flag.
 bad_value() { # flag=value
