@@ -74,14 +74,41 @@ control_plane::control_plane(control_plane_options options) {
     name_ = fmt::format("t{}-{}", getpid(), counter++);
     const pid_t owner = options.owner_pid != 0 ? options.owner_pid : getpid();
     auto r = run({env_script("up"), "--name", name_, "--nodes", std::to_string(options.nodes), "--owner-pid",
-                  std::to_string(owner), "--pod-grace", fmt::format("{}", options.pod_grace_seconds)},
+                  std::to_string(owner), "--pod-grace", fmt::format("{}", options.pod_grace_seconds),
+                  "--watch-cache", options.watch_cache ? "true" : "false"},
                  {.timeout = std::chrono::minutes(4)});
     if (!r.ok()) throw std::runtime_error("tests/env/up failed: " + r.describe());
     dir_ = last_line(r.out);
-    info_ = nlohmann::json::parse(read_file(dir_ + "/env.json"));
-    sim_ = node_simulator(info_.at("simulator_url").get<std::string>());
+    reload_info();
     up_ = true;
 }
+
+void control_plane::reload_info() {
+    info_ = nlohmann::json::parse(read_file(dir_ + "/env.json"));
+    sim_ = node_simulator(info_.at("simulator_url").get<std::string>());
+}
+
+std::string control_plane::ctl(const std::vector<std::string>& args) const {
+    std::vector<std::string> argv{env_script("ctl"), dir_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = run(argv, {.timeout = std::chrono::minutes(2)});
+    if (!r.ok()) throw std::runtime_error(fmt::format("tests/env/ctl {}: {}", fmt::join(args, " "), r.describe()));
+    return r.out;
+}
+
+void control_plane::restart(const std::string& component) {
+    ctl({"restart", component});
+    reload_info();
+}
+void control_plane::stop(const std::string& component) const { ctl({"stop", component}); }
+void control_plane::cont(const std::string& component) const { ctl({"cont", component}); }
+void control_plane::kill(const std::string& component) const { ctl({"kill", component}); }
+void control_plane::start(const std::string& component) {
+    ctl({"start", component});
+    reload_info();
+}
+
+std::int64_t control_plane::compact_etcd() const { return std::stoll(last_line(ctl({"compact"}))); }
 
 control_plane::~control_plane() {
     try {

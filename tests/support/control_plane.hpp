@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <thread>
 #include <memory>
 #include <string>
@@ -36,6 +37,7 @@ struct control_plane_options {
     int nodes = 3;
     double pod_grace_seconds = 1.0;
     pid_t owner_pid = 0;  // 0: this process; the environment goes down when the owner exits
+    bool watch_cache = true;  // false: kube-apiserver serves watches straight from etcd
 };
 
 // One local Kubernetes control plane started by tests/env/up: etcd,
@@ -65,11 +67,27 @@ public:
     // kubectl apply -f - with the given manifest; throws if it fails.
     void apply(const std::string& manifest, const std::string& ns = "") const;
 
+    // Faults on purpose, through tests/env/ctl; each throws with the script's
+    // output if it fails. COMPONENT: "etcd", "apiserver", "controller-manager",
+    // "scheduler", "node-simulator" (or as pid() spells them).
+    // SIGTERM (SIGKILL after 10 s), start again, wait until ready; info() and
+    // sim() follow the new pid and simulator port.
+    void restart(const std::string& component);
+    void stop(const std::string& component) const;  // SIGSTOP: keeps its sockets, answers nothing
+    void cont(const std::string& component) const;  // SIGCONT
+    void kill(const std::string& component) const;  // SIGKILL, returns once it is gone
+    void start(const std::string& component);       // after kill(): as restart() without the SIGTERM
+    // Compacts etcd at its current revision (physically); returns that revision.
+    std::int64_t compact_etcd() const;
+
     // Stops the environment; idempotent. On a failed test, the last lines of
     // every component log are printed first.
     void down();
 
 private:
+    std::string ctl(const std::vector<std::string>& args) const;  // tests/env/ctl DIR ARGS; stdout
+    void reload_info();
+
     std::string name_;
     std::string dir_;
     nlohmann::json info_;
