@@ -286,40 +286,50 @@ private:
         return std::make_shared<const T>(std::move(*parsed));
     }
 
-    // Lists everything and makes the cache equal to it, telling the handlers
-    // what changed. Returns the list's resourceVersion.
+    // Lists everything, page by page, and makes the cache equal to it,
+    // telling the handlers what changed. Returns the list's resourceVersion.
+    // Each page's JSON is dropped before the next is fetched: a 10,000-pod
+    // list never exists as one document, so it cannot pin the heap.
     result<std::string> list_and_replace() {
-        auto listed = client_.list_all(resource_, options_.namespace_,
-                                       {.label_selector = options_.label_selector,
-                                        .field_selector = options_.field_selector,
-                                        .limit = options_.page_size});
-        if (!listed) return std::unexpected(std::move(listed.error()));
-        count([](informer_stats& s) { ++s.lists; });
+        list_options page_options{.label_selector = options_.label_selector,
+                                  .field_selector = options_.field_selector,
+                                  .limit = options_.page_size};
+        std::string list_rv;
         std::unordered_set<std::string> seen;
-        seen.reserve(listed->items.size());
-        for (const auto& item : listed->items) {
-            auto obj = parse(item);
-            if (!obj) continue;
-            auto key = key_of(obj->meta);
-            seen.insert(key);
-            auto old = store_.upsert(key, obj);
-            if (!old) {
-                if (handlers_.on_add) handlers_.on_add(*obj);
-            } else if (old->meta.resource_version != obj->meta.resource_version) {
-                if (handlers_.on_update) handlers_.on_update(*old, *obj);
-            }
+        while (true) {
+            auto page = client_.list(resource_, options_.namespace_, page_options);
+            if (!page) return std::unexpected(std::move(page.error()));
+            if (list_rv.empty()) list_rv = page->resource_version;
+            for (const auto& item : page->items) apply_listed(item, seen);
+            if (page->continue_token.empty()) break;
+            page_options.continue_token = std::move(page->continue_token);
+            page_options.resource_version.clear();  // the continue token carries the snapshot
         }
+        count([](informer_stats& s) { ++s.lists; });
         for (const auto& key : store_.keys()) {
             if (seen.contains(key)) continue;
             if (auto old = store_.erase(key); old && handlers_.on_delete) handlers_.on_delete(*old);
         }
         {
             std::lock_guard lock(mutex_);
-            resource_version_ = listed->resource_version;
+            resource_version_ = list_rv;
             synced_ = true;
         }
         wake_.notify_all();
-        return listed->resource_version;
+        return list_rv;
+    }
+
+    void apply_listed(const json& item, std::unordered_set<std::string>& seen) {
+        auto obj = parse(item);
+        if (!obj) return;
+        auto key = key_of(obj->meta);
+        auto old = store_.upsert(key, obj);
+        seen.insert(std::move(key));
+        if (!old) {
+            if (handlers_.on_add) handlers_.on_add(*obj);
+        } else if (old->meta.resource_version != obj->meta.resource_version) {
+            if (handlers_.on_update) handlers_.on_update(*old, *obj);
+        }
     }
 
     result<void> watch_from(std::string& rv, std::stop_token& stop) {
