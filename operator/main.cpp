@@ -3,10 +3,15 @@
 // controllers and the servers join as they are built.
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <condition_variable>
 #include <cstddef>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <random>
+#include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -15,6 +20,8 @@
 #include "config/options.hpp"
 #include "kube/client.hpp"
 #include "kube/cluster_config.hpp"
+#include "kube/informer.hpp"
+#include "kube/leader_election.hpp"
 #include "log/logging.hpp"
 
 namespace {
@@ -27,7 +34,7 @@ std::string user_agent() {
 }
 
 // SIGTERM and SIGINT are blocked in every thread (the mask is inherited, so
-// this runs before any thread starts) and taken by sigwait() in main.
+// this runs before any thread starts) and taken by sigwait() on one thread.
 sigset_t block_termination_signals() {
     sigset_t set;
     sigemptyset(&set);
@@ -35,6 +42,65 @@ sigset_t block_termination_signals() {
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     return set;
+}
+
+// CLOCK_MONOTONIC seconds, the clock every process on the machine shares:
+// logged with leadership changes so that logs of several processes can be
+// checked for overlap.
+std::string mono() {
+    return fmt::format("{:.9f}", std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+// client-go's default identity is hostname_uuid; in a pod, POD_NAME (downward API).
+std::string election_identity() {
+    if (const char* pod = std::getenv("POD_NAME"); pod != nullptr && *pod != '\0') return pod;
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    return fmt::format("{}_{:016x}", host, std::random_device{}() * 0x9e3779b97f4a7c15ULL ^ std::random_device{}());
+}
+
+// Runs elector's own leader election until `stop`; the leader's work (the
+// controllers, once they exist) runs inside on_started_leading. Returns false
+// if leadership was lost rather than given up.
+bool run_leader_election(const config::options& options, const kube::client& client, const std::string& ns,
+                         std::stop_token stop) {
+    const std::string id = election_identity();
+    const std::string lease = options.leader_election_id;
+    const std::string where = ns + "/" + lease;
+    kube::api_lease_lock lock(client, ns, lease, std::min(options.request_timeout, options.leader_election_renew_deadline));
+    kube::leader_elector elector(
+        {.identity = id,
+         .lease_duration = options.leader_election_lease_duration,
+         .renew_deadline = options.leader_election_renew_deadline,
+         .retry_period = options.leader_election_retry_period},
+        lock, kube::election_clock::system(),
+        {.on_started_leading =
+             [&](std::stop_token leading) {
+                 spdlog::info("leader election: event=started-leading id={} lease={} mono={}", id, where, mono());
+                 std::mutex m;
+                 std::condition_variable_any cv;
+                 std::unique_lock l(m);
+                 cv.wait(l, leading, [] { return false; });  // the controllers will run here
+                 spdlog::info("leader election: event=stopped-leading id={} lease={} mono={}", id, where, mono());
+             },
+         .on_stopped_leading = [&] { spdlog::info("leader election: {} no longer leads {}", id, where); },
+         .on_new_leader =
+             [&](const std::string& leader) {
+                 spdlog::info("leader election: event=new-leader id={} leader={} lease={} mono={}", id, leader, where,
+                              mono());
+             }});
+    // A standby watches the Lease, so that it tries at once when the leader
+    // releases it instead of at its next retry.
+    kube::informer<kube::lease> watch(client, kube::resources::leases,
+                                      {.namespace_ = ns, .field_selector = "metadata.name=" + lease},
+                                      {.on_add = [&](const kube::lease&) { elector.nudge(); },
+                                       .on_update = [&](const kube::lease&, const kube::lease&) { elector.nudge(); },
+                                       .on_delete = [&](const kube::lease&) { elector.nudge(); }});
+    watch.start();
+    spdlog::info("leader election: {} competing for lease {}", id, where);
+    elector.run(stop);
+    watch.stop();
+    return stop.stop_requested();
 }
 
 int run(const config::options& options) {
@@ -66,12 +132,34 @@ int run(const config::options& options) {
     }
     spdlog::info("connected to Kubernetes {} at {} (from {})", version->value("gitVersion", "(unknown version)"),
                  cluster->server, cluster->source);
-    spdlog::info("no controllers are in this build yet; waiting for SIGTERM");
 
-    int sig = 0;
-    sigwait(&signals, &sig);
-    spdlog::info("received {}, exiting", sigabbrev_np(sig));
-    return 0;
+    std::stop_source stop;
+    std::jthread signal_thread([&] {
+        int sig = 0;
+        sigwait(&signals, &sig);
+        spdlog::info("received {}, stopping", sigabbrev_np(sig));
+        stop.request_stop();
+    });
+    int code = 0;
+    if (options.leader_elect) {
+        const std::string ns = !options.leader_election_namespace.empty() ? options.leader_election_namespace
+                               : !cluster->default_namespace.empty()      ? cluster->default_namespace
+                                                                          : "default";
+        if (!run_leader_election(options, client, ns, stop.get_token())) {
+            spdlog::error("leader election lost; exiting so that a fresh start competes again");
+            code = 1;
+        }
+    } else {
+        spdlog::info("no controllers are in this build yet; waiting for SIGTERM");
+        std::mutex m;
+        std::condition_variable_any cv;
+        std::unique_lock l(m);
+        cv.wait(l, stop.get_token(), [] { return false; });
+    }
+    if (!stop.stop_requested()) pthread_kill(signal_thread.native_handle(), SIGTERM);  // ends its sigwait
+    signal_thread.join();
+    spdlog::info("elector stopped");
+    return code;
 }
 
 }  // namespace
