@@ -56,7 +56,9 @@ std::string election_identity() {
     if (const char* pod = std::getenv("POD_NAME"); pod != nullptr && *pod != '\0') return pod;
     char host[256] = {};
     gethostname(host, sizeof host - 1);
-    return fmt::format("{}_{:016x}", host, std::random_device{}() * 0x9e3779b97f4a7c15ULL ^ std::random_device{}());
+    std::random_device random;
+    const std::uint64_t suffix = (std::uint64_t{random()} << 32) | random();
+    return fmt::format("{}_{:016x}", host, suffix);
 }
 
 // Runs elector's own leader election until `stop`; the leader's work (the
