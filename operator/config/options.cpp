@@ -462,6 +462,12 @@ check_result check_leader_election_timing(const options& o) {
     const auto lease = o.leader_election_lease_duration;
     const auto renew = o.leader_election_renew_deadline;
     const auto retry = o.leader_election_retry_period;
+    // The Lease stores whole seconds (leaseDurationSeconds); less would be written as 0 and refused.
+    if (lease < std::chrono::seconds(1)) {
+        return std::unexpected(fmt::format("--leader-election-lease-duration ({}) must be at least 1s: the Lease "
+                                           "stores whole seconds",
+                                           format_duration(lease)));
+    }
     if (renew >= lease) {
         return std::unexpected(fmt::format(
             "--leader-election-renew-deadline ({}) must be less than --leader-election-lease-duration ({})",

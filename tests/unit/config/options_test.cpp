@@ -223,6 +223,16 @@ TEST(options, renew_deadline_must_be_less_than_lease_duration) {
     EXPECT_TRUE(parse({"--leader-election-lease-duration=10001ms"}).has_value());
 }
 
+// The Lease stores leaseDurationSeconds: a shorter duration would be written as 0.
+TEST(options, lease_duration_is_at_least_one_second) {
+    EXPECT_EQ(parse_error({"--leader-election-lease-duration=999ms", "--leader-election-renew-deadline=500ms",
+                           "--leader-election-retry-period=100ms"}),
+              "--leader-election-lease-duration (999ms) must be at least 1s: the Lease stores whole seconds");
+    EXPECT_TRUE(parse({"--leader-election-lease-duration=1s", "--leader-election-renew-deadline=500ms",
+                       "--leader-election-retry-period=100ms"})
+                    .has_value());
+}
+
 // client-go requires renewDeadline > 1.2 × retryPeriod strictly.
 TEST(options, renew_deadline_must_exceed_one_point_two_retry_periods) {
     EXPECT_EQ(parse_error({"--leader-election-retry-period=2s", "--leader-election-renew-deadline=2.4s"}),
@@ -234,15 +244,15 @@ TEST(options, renew_deadline_must_exceed_one_point_two_retry_periods) {
               "--leader-election-renew-deadline (10s) must be more than 1.2 times --leader-election-retry-period "
               "(10s), that is more than 12s");
     // 1.2 × a whole number of milliseconds may be a fraction of one.
-    EXPECT_EQ(parse_error({"--leader-election-lease-duration=3ms", "--leader-election-renew-deadline=2ms",
+    EXPECT_EQ(parse_error({"--leader-election-lease-duration=1s", "--leader-election-renew-deadline=2ms",
                            "--leader-election-retry-period=2ms"}),
               "--leader-election-renew-deadline (2ms) must be more than 1.2 times --leader-election-retry-period "
               "(2ms), that is more than 2.4ms");
-    EXPECT_EQ(parse_error({"--leader-election-lease-duration=3ms", "--leader-election-renew-deadline=1ms",
+    EXPECT_EQ(parse_error({"--leader-election-lease-duration=1s", "--leader-election-renew-deadline=1ms",
                            "--leader-election-retry-period=1ms"}),
               "--leader-election-renew-deadline (1ms) must be more than 1.2 times --leader-election-retry-period "
               "(1ms), that is more than 1.2ms");
-    EXPECT_TRUE(parse({"--leader-election-lease-duration=4ms", "--leader-election-renew-deadline=3ms",
+    EXPECT_TRUE(parse({"--leader-election-lease-duration=1s", "--leader-election-renew-deadline=3ms",
                        "--leader-election-retry-period=2ms"})
                     .has_value());
 }
