@@ -75,7 +75,7 @@ bool run_leader_election(const config::options& options, const kube::client& cli
          .lease_duration = options.leader_election_lease_duration,
          .renew_deadline = options.leader_election_renew_deadline,
          .retry_period = options.leader_election_retry_period},
-        lock, kube::election_clock::system(),
+        lock, kube::time_source::system(),
         {.on_started_leading =
              [&](std::stop_token leading) {
                  spdlog::info("leader election: event=started-leading id={} lease={} mono={}", id, where, mono());

@@ -12,21 +12,6 @@ namespace elector::kube {
 
 namespace {
 
-class system_election_clock final : public election_clock {
-public:
-    time_point now() const override { return std::chrono::steady_clock::now(); }
-    kube::time_point wall_now() const override { return std::chrono::system_clock::now(); }
-
-    void wait_until(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, time_point deadline) override {
-        // wait_until(max) would overflow converting to the condition variable's own clock.
-        if (deadline == time_point::max()) {
-            cv.wait(lock);
-        } else {
-            cv.wait_until(lock, deadline);
-        }
-    }
-};
-
 // The API server keeps MicroTime: written times are cut the same way, so a
 // record read back compares equal to the one written.
 kube::time_point to_microseconds(kube::time_point t) {
@@ -77,15 +62,6 @@ lease api_lease_lock::with_identity(const lease& l) const {
     return object;
 }
 
-std::uint64_t election_clock::subscribe(std::function<void()>) { return 0; }
-
-void election_clock::unsubscribe(std::uint64_t) {}
-
-election_clock& election_clock::system() {
-    static system_election_clock clock;
-    return clock;
-}
-
 std::expected<void, std::string> leader_election_config::validate() const {
     if (identity.empty()) return std::unexpected("leader election identity must not be empty");
     if (lease_duration.count() <= 0) return std::unexpected("leaseDuration must be greater than zero");
@@ -99,7 +75,7 @@ std::expected<void, std::string> leader_election_config::validate() const {
     return {};
 }
 
-leader_elector::leader_elector(leader_election_config config, lease_lock& lock, election_clock& clock,
+leader_elector::leader_elector(leader_election_config config, lease_lock& lock, time_source& clock,
                                leader_callbacks callbacks)
     : config_(std::move(config)), lock_(lock), clock_(clock), callbacks_(std::move(callbacks)),
       description_(lock.describe()), random_(std::random_device{}()) {

@@ -14,6 +14,7 @@
 #include "kube/client.hpp"
 #include "kube/error.hpp"
 #include "kube/objects.hpp"
+#include "kube/time_source.hpp"
 #include "kube/time.hpp"
 
 // Leader election among elector's own replicas: client-go 1.20's
@@ -60,33 +61,6 @@ private:
     call_options options_;
 };
 
-// The time an elector runs on: a monotonic clock for every expiry and
-// deadline, and the wall clock only for the timestamps written into the
-// record. Production uses system(); tests substitute a manual clock.
-class election_clock {
-public:
-    using time_point = std::chrono::steady_clock::time_point;
-
-    virtual ~election_clock() = default;
-
-    // Called with the elector's mutex held: must not block on a lock held while a wake function runs.
-    virtual time_point now() const = 0;
-    virtual kube::time_point wall_now() const = 0;
-
-    // Blocks on `cv`, whose mutex `lock` holds, until it is notified or
-    // `deadline` passes. May return early: callers re-check their state.
-    virtual void wait_until(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, time_point deadline) = 0;
-
-    // A clock whose time jumps must call every subscribed `wake` after each
-    // jump; real clocks need not (their timed waits end by themselves).
-    // unsubscribe must not return while `wake` runs.
-    virtual std::uint64_t subscribe(std::function<void()> wake);
-    virtual void unsubscribe(std::uint64_t id);
-
-    // std::chrono::steady_clock and system_clock; stateless, shared.
-    static election_clock& system();
-};
-
 struct leader_election_config {
     std::string identity;
     std::chrono::milliseconds lease_duration{15000};
@@ -119,7 +93,7 @@ class leader_elector {
 public:
     // Throws std::invalid_argument when config.validate() fails. `lock` and
     // `clock` must outlive the elector.
-    leader_elector(leader_election_config config, lease_lock& lock, election_clock& clock,
+    leader_elector(leader_election_config config, lease_lock& lock, time_source& clock,
                    leader_callbacks callbacks);
     ~leader_elector();
     leader_elector(const leader_elector&) = delete;
@@ -140,7 +114,7 @@ public:
     [[nodiscard]] const leader_election_config& config() const { return config_; }
 
 private:
-    using time_point = election_clock::time_point;
+    using time_point = time_source::time_point;
     using duration = std::chrono::steady_clock::duration;
 
     enum class attempt { acquired, held_by_other, failed };
@@ -161,7 +135,7 @@ private:
 
     leader_election_config config_;
     lease_lock& lock_;
-    election_clock& clock_;
+    time_source& clock_;
     leader_callbacks callbacks_;
     std::string description_;
     std::mt19937_64 random_;

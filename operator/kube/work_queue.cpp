@@ -7,34 +7,11 @@ namespace elector::kube {
 
 namespace {
 
-class steady_queue_clock final : public queue_clock {
-public:
-    time_point now() const override { return std::chrono::steady_clock::now(); }
-
-    void wait_until(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, time_point deadline) override {
-        // wait_until(max) would overflow converting to the condition variable's own clock.
-        if (deadline == time_point::max()) {
-            cv.wait(lock);
-        } else {
-            cv.wait_until(lock, deadline);
-        }
-    }
-};
-
 int rank(priority p) { return p == priority::urgent ? 0 : 1; }
 
 }  // namespace
 
-std::uint64_t queue_clock::subscribe(std::function<void()>) { return 0; }
-
-void queue_clock::unsubscribe(std::uint64_t) {}
-
-queue_clock& queue_clock::steady() {
-    static steady_queue_clock clock;
-    return clock;
-}
-
-work_queue::work_queue(work_queue_options options, queue_clock& clock) : options_(options), clock_(clock) {
+work_queue::work_queue(work_queue_options options, time_source& clock) : options_(options), clock_(clock) {
     subscription_ = clock_.subscribe([this] { wake(); });
 }
 

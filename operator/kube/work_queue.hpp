@@ -1,6 +1,7 @@
 #pragma once
 
 #include "kube/rate_limiter.hpp"
+#include "kube/time_source.hpp"
 
 #include <chrono>
 #include <condition_variable>
@@ -16,34 +17,6 @@
 #include <utility>
 
 namespace elector::kube {
-
-// The time a work_queue runs on. Production uses steady(); tests substitute a
-// manual clock so that delayed keys become ready without real sleeps.
-class queue_clock {
-public:
-    using time_point = std::chrono::steady_clock::time_point;
-
-    virtual ~queue_clock() = default;
-
-    // Called with the queue's mutex held, so it must not block on a lock that
-    // is held while a wake function (see subscribe) runs.
-    virtual time_point now() const = 0;
-
-    // Blocks on `cv`, whose mutex `lock` holds, until it is notified or
-    // `deadline` (time_point::max(): none) passes. May return early: callers
-    // re-check their state.
-    virtual void wait_until(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, time_point deadline) = 0;
-
-    // A clock whose time jumps (a manual one) must call every subscribed
-    // `wake` after each jump, since a waiter blocked on a condition variable
-    // cannot see it. A real clock's timed waits end by themselves, so the
-    // defaults do nothing. unsubscribe must not return while `wake` runs.
-    virtual std::uint64_t subscribe(std::function<void()> wake);
-    virtual void unsubscribe(std::uint64_t id);
-
-    // std::chrono::steady_clock; stateless, shared by every queue.
-    static queue_clock& steady();
-};
 
 struct work_queue_options {
     // Backoff of add_rate_limited: base_delay * 2^(failures so far), at most max_delay.
@@ -65,7 +38,7 @@ struct work_queue_options {
 class work_queue {
 public:
     using duration = std::chrono::steady_clock::duration;
-    using time_point = queue_clock::time_point;
+    using time_point = time_source::time_point;
 
     struct item {
         std::string key;
@@ -84,7 +57,7 @@ public:
     };
 
     // `clock` must outlive the queue.
-    explicit work_queue(work_queue_options options = {}, queue_clock& clock = queue_clock::steady());
+    explicit work_queue(work_queue_options options = {}, time_source& clock = time_source::system());
     ~work_queue();
     work_queue(const work_queue&) = delete;
     work_queue& operator=(const work_queue&) = delete;
@@ -145,7 +118,7 @@ private:
     void wake();
 
     work_queue_options options_;
-    queue_clock& clock_;
+    time_source& clock_;
     mutable std::mutex mutex_;
     std::condition_variable ready_cv_;
     std::condition_variable drained_cv_;

@@ -23,7 +23,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using duration = std::chrono::steady_clock::duration;
-using mono_time = election_clock::time_point;
+using mono_time = time_source::time_point;
 
 const std::string me = "elector-0";
 
@@ -32,7 +32,7 @@ kube::time_point wall(std::string_view s) { return *parse_time(s); }
 // Time moves only when a test says so. In auto mode every wait jumps straight
 // to its deadline, so a whole election runs on the test's thread in no real
 // time; in manual mode advance() moves it and another thread runs the elector.
-class fake_clock final : public election_clock {
+class fake_clock final : public time_source {
 public:
     explicit fake_clock(bool auto_advance) : auto_advance_(auto_advance) {}
 

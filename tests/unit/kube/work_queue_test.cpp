@@ -21,9 +21,12 @@ using namespace std::chrono_literals;
 using duration = work_queue::duration;
 
 // Time moves only when the test says so; advance() wakes the queues' waiting getters.
-class manual_clock final : public queue_clock {
+class manual_clock final : public time_source {
 public:
     time_point now() const override { return time_point(duration(now_.load())); }
+    kube::time_point wall_now() const override {
+        return kube::time_point(std::chrono::duration_cast<kube::time_point::duration>(duration(now_.load())));
+    }
 
     void wait_until(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, time_point) override {
         cv.wait(lock);
