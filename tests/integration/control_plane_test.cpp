@@ -262,7 +262,8 @@ TEST_F(control_plane_test, a_frozen_node_goes_not_ready_within_20s_and_thaws) {
     ASSERT_TRUE(eventually(25s, [&] { return node_ready() != "True"; }, 500ms)) << "node " << node << " still Ready";
     const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - frozen_at).count();
     RecordProperty("not_ready_after_seconds", fmt::format("{:.1f}", took));
-    EXPECT_GE(took, 12.0) << "NotReady before the grace period: was the node heartbeat ever renewed?";
+    // At least the 16 s grace minus the 4 s between lease renewals, a little less for scheduling.
+    EXPECT_GE(took, 11.0) << "NotReady before the grace period: was the node heartbeat ever renewed?";
     EXPECT_LE(took, 22.0);
     EXPECT_EQ(node_ready(), "Unknown");  // the node controller's verdict on a silent kubelet
 
