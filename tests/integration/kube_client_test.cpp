@@ -459,18 +459,6 @@ TEST_F(kube_client_test, typed_views_round_trip_through_the_api_server) {
 
 // The elector binary: it loads the kubeconfig, checks the API server, and
 // says clearly what is wrong when it cannot.
-std::string elector_binary() {
-    const char* b = std::getenv("ELECTOR_BINARY");
-    return b != nullptr ? b : "elector";
-}
-
-std::string read_text(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 TEST_F(kube_client_test, the_elector_binary_connects_and_stops_on_sigterm) {
     const std::string log = env().dir() + "/elector.log";
     child_process elector({elector_binary(), "--kubeconfig", env().kubeconfig(), "--log-format=json"}, log, log);

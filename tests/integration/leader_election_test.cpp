@@ -34,18 +34,6 @@ const std::vector<std::string> timing_flags_elector{"--leader-election-lease-dur
                                                     "--leader-election-retry-period=1s"};
 const std::vector<std::string> timing_flags_peer{"--lease-duration=4s", "--renew-deadline=3s", "--retry-period=1s"};
 
-std::string elector_binary() {
-    const char* b = std::getenv("ELECTOR_BINARY");
-    return b != nullptr ? b : "elector";
-}
-
-std::string read_text(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 class leader_election_test : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {

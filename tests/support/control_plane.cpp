@@ -17,12 +17,10 @@ namespace elector::testing {
 
 namespace {
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw std::runtime_error("cannot read " + path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
+nlohmann::json read_env_json(const std::string& dir) {
+    const std::string text = read_text(dir + "/env.json");
+    if (text.empty()) throw std::runtime_error("cannot read " + dir + "/env.json");
+    return nlohmann::json::parse(text);
 }
 
 std::string env_script(const std::string& name) { return source_dir() + "/tests/env/" + name; }
@@ -35,6 +33,18 @@ std::string last_line(const std::string& text) {
 }
 
 }  // namespace
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+std::string elector_binary() {
+    const char* b = std::getenv("ELECTOR_BINARY");
+    return b != nullptr && *b != '\0' ? b : "elector";
+}
 
 std::string source_dir() {
     if (const char* d = std::getenv("ELECTOR_SOURCE_DIR"); d != nullptr && *d != '\0') return d;
@@ -84,7 +94,7 @@ control_plane::control_plane(control_plane_options options) {
 }
 
 void control_plane::reload_info() {
-    info_ = nlohmann::json::parse(read_file(dir_ + "/env.json"));
+    info_ = read_env_json(dir_);
     sim_ = node_simulator(info_.at("simulator_url").get<std::string>());
 }
 

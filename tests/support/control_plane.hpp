@@ -97,6 +97,10 @@ private:
 
 // Where the repository is (compiled in; ELECTOR_SOURCE_DIR overrides).
 std::string source_dir();
+// The elector binary under test ($ELECTOR_BINARY, set by ctest), else `elector` from PATH.
+std::string elector_binary();
+// A file's whole text; "" if it cannot be read (a log not written yet).
+std::string read_text(const std::string& path);
 
 // Polls `probe` until it returns true or `timeout` passes; returns whether it did.
 template <class Probe>

@@ -1,5 +1,7 @@
 #include "kube/leader_election.hpp"
 
+#include "manual_time_source.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -32,43 +34,22 @@ kube::time_point wall(std::string_view s) { return *parse_time(s); }
 // Time moves only when a test says so. In auto mode every wait jumps straight
 // to its deadline, so a whole election runs on the test's thread in no real
 // time; in manual mode advance() moves it and another thread runs the elector.
-class fake_clock final : public time_source {
+class fake_clock final : public testing::manual_time_source {
 public:
-    explicit fake_clock(bool auto_advance) : auto_advance_(auto_advance) {}
+    explicit fake_clock(bool auto_advance) : manual_time_source(start), auto_advance_(auto_advance) {}
 
-    time_point now() const override { return time_point(duration(now_.load())); }
     kube::time_point wall_now() const override {
         return wall_start + std::chrono::duration_cast<std::chrono::system_clock::duration>(elapsed());
     }
 
     void wait_until(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, time_point deadline) override {
         if (auto_advance_) {
-            const auto target = deadline.time_since_epoch().count();
-            auto current = now_.load();
-            while (current < target && !now_.compare_exchange_weak(current, target)) {
-            }
+            jump_to(deadline);
             return;
         }
         ++waiters_;
         cv.wait(lock);
         --waiters_;
-    }
-
-    std::uint64_t subscribe(std::function<void()> wake) override {
-        std::lock_guard lock(mutex_);
-        wakes_.emplace(++last_id_, std::move(wake));
-        return last_id_;
-    }
-
-    void unsubscribe(std::uint64_t id) override {
-        std::lock_guard lock(mutex_);
-        wakes_.erase(id);
-    }
-
-    void advance(duration d) {
-        std::lock_guard lock(mutex_);
-        now_ += d.count();
-        for (auto& [id, wake] : wakes_) wake();
     }
 
     duration elapsed() const { return now() - start; }
@@ -79,12 +60,7 @@ public:
 
 private:
     const bool auto_advance_;
-    // Atomic so that now() takes no lock: the elector calls it under its own mutex.
-    std::atomic<duration::rep> now_{start.time_since_epoch().count()};
     std::atomic<int> waiters_{0};
-    std::mutex mutex_;
-    std::map<std::uint64_t, std::function<void()>> wakes_;
-    std::uint64_t last_id_ = 0;
 };
 
 struct write_attempt {

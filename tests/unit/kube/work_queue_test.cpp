@@ -1,5 +1,7 @@
 #include "kube/work_queue.hpp"
 
+#include "manual_time_source.hpp"
+
 #include <gtest/gtest.h>
 
 #include <array>
@@ -21,40 +23,17 @@ using namespace std::chrono_literals;
 using duration = work_queue::duration;
 
 // Time moves only when the test says so; advance() wakes the queues' waiting getters.
-class manual_clock final : public time_source {
+class manual_clock final : public testing::manual_time_source {
 public:
-    time_point now() const override { return time_point(duration(now_.load())); }
+    manual_clock() : manual_time_source(time_point(duration(1h))) {}
+
     kube::time_point wall_now() const override {
-        return kube::time_point(std::chrono::duration_cast<kube::time_point::duration>(duration(now_.load())));
+        return kube::time_point(std::chrono::duration_cast<kube::time_point::duration>(now().time_since_epoch()));
     }
 
     void wait_until(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, time_point) override {
         cv.wait(lock);
     }
-
-    std::uint64_t subscribe(std::function<void()> wake) override {
-        std::lock_guard lock(mutex_);
-        wakes_.emplace(++last_id_, std::move(wake));
-        return last_id_;
-    }
-
-    void unsubscribe(std::uint64_t id) override {
-        std::lock_guard lock(mutex_);
-        wakes_.erase(id);
-    }
-
-    void advance(duration d) {
-        std::lock_guard lock(mutex_);
-        now_ += d.count();
-        for (auto& [id, wake] : wakes_) wake();
-    }
-
-private:
-    // Atomic so that now() takes no lock: the queue calls it under its own mutex.
-    std::atomic<duration::rep> now_{duration(1h).count()};
-    std::mutex mutex_;
-    std::map<std::uint64_t, std::function<void()>> wakes_;
-    std::uint64_t last_id_ = 0;
 };
 
 std::string next_key(work_queue& queue) {
