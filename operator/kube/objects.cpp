@@ -341,6 +341,11 @@ std::expected<deployment, std::string> deployment::from_json(const json& object)
     d.selector_match_labels = as_labels(child(selector, "matchLabels"));
     const json* expressions = child(selector, "matchExpressions");
     d.has_match_expressions = expressions != nullptr && expressions->is_array() && !expressions->empty();
+    if (d.has_match_expressions) {
+        for (const auto& e : *expressions) {
+            if (const std::string* key = as_string(child(&e, "key")); key != nullptr) d.selector_expression_keys.push_back(*key);
+        }
+    }
     d.template_labels = as_labels(at_path(spec, "template", "metadata", "labels"));
     d.min_ready_seconds = int_or<std::int32_t>(child(spec, "minReadySeconds"), 0);
     if (const std::string* type = as_string(at_path(spec, "strategy", "type")); type != nullptr && !type->empty()) {

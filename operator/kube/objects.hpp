@@ -101,6 +101,7 @@ struct deployment {
     std::int32_t replicas = 1;
     kube::labels selector_match_labels;
     bool has_match_expressions = false;  // a non-empty selector.matchExpressions: matchLabels alone says too little
+    std::vector<std::string> selector_expression_keys;  // the keys selector.matchExpressions uses
     kube::labels template_labels;
     std::int32_t min_ready_seconds = 0;
     std::string strategy_type = "RollingUpdate";

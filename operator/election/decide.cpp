@@ -1,0 +1,335 @@
+#include "election/decide.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "config/options.hpp"
+
+namespace elector::election {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+bool labelled(const kube::pod& p, const group_spec& spec) {
+    const std::string* v = kube::find_label(p.meta.labels, spec.leader_label_key);
+    return v != nullptr && *v == spec.leader_label_value;
+}
+
+const std::string* term_of(const kube::pod& p) { return kube::find_label(p.meta.annotations, term_annotation); }
+
+bool marked(const kube::pod& p, const group_spec& spec) { return labelled(p, spec) || term_of(p) != nullptr; }
+
+pod_assessment gone(std::string reason, std::string detail) {
+    return {pod_state::confirmed_gone, std::move(reason), std::move(detail)};
+}
+pod_assessment alive(std::string reason, std::string detail) {
+    return {pod_state::possibly_alive, std::move(reason), std::move(detail)};
+}
+
+// The crash evidence of a running pod, or "".
+std::string crash_of(const kube::pod& p, std::optional<std::int64_t> baseline) {
+    if (baseline && restarts(p) > *baseline) {
+        return fmt::format("its containers restarted ({} -> {} restarts)", *baseline, restarts(p));
+    }
+    for (const auto& c : p.containers) {
+        if (c.state == kube::container_state::terminated) {
+            return fmt::format("container {} terminated{}", c.name, c.state_reason.empty() ? "" : " (" + c.state_reason + ")");
+        }
+        if (c.state == kube::container_state::waiting && p.ready != true) {
+            return fmt::format("container {} is waiting{}", c.name, c.state_reason.empty() ? "" : " (" + c.state_reason + ")");
+        }
+    }
+    return {};
+}
+
+std::string seconds_text(milliseconds d) { return config::format_duration(d); }
+
+}  // namespace
+
+std::string_view to_string(pod_state s) {
+    switch (s) {
+        case pod_state::eligible: return "eligible";
+        case pod_state::confirmed_gone: return "confirmed gone";
+        case pod_state::possibly_alive: return "possibly alive";
+    }
+    return "unknown";
+}
+
+std::int64_t restarts(const kube::pod& p) {
+    std::int64_t sum = 0;
+    for (const auto& c : p.containers) sum += c.restart_count;
+    return sum;
+}
+
+pod_assessment assess(const candidate& c, std::optional<std::int64_t> restart_baseline) {
+    const kube::pod& p = c.pod;
+    if (p.phase == "Failed") return gone("Failed", "phase Failed");
+    if (p.phase == "Succeeded") return gone("Succeeded", "phase Succeeded");
+    const bool node_ready = c.node_ready == true;
+    const auto node_problem = [&] {
+        if (c.node_ready == false) return alive("NodeNotReady", fmt::format("its node {} is NotReady", p.node_name));
+        return alive("NodeUnknown", fmt::format("its node {} is unreachable or unknown",
+                                                p.node_name.empty() ? "(none)" : p.node_name));
+    };
+    // A pod deleted on an unreachable node may still run: the node wins.
+    if (p.meta.deletion_timestamp) return node_ready ? gone("Terminating", "it is terminating") : node_problem();
+    if (p.phase != "Running") {
+        if (!node_ready && !p.node_name.empty()) return node_problem();
+        return alive("Pending", fmt::format("phase {}", p.phase.empty() ? "Pending" : p.phase));
+    }
+    if (!node_ready) return node_problem();
+    if (auto crash = crash_of(p, restart_baseline); !crash.empty()) return gone("Crashed", std::move(crash));
+    if (const std::string* opt = kube::find_label(p.meta.annotations, candidate_annotation);
+        opt != nullptr && *opt == "false") {
+        return gone("OptedOut", fmt::format("it is annotated {}=false", candidate_annotation));
+    }
+    if (p.ready != true) return alive("NotReady", "it is not Ready");
+    return {pod_state::eligible, "", ""};
+}
+
+bool leads_before(const candidate& a, const candidate& b) {
+    if (a.current_revision != b.current_revision) return a.current_revision;
+    const auto& ra = a.pod.ready_since;
+    const auto& rb = b.pod.ready_since;
+    if (ra.has_value() != rb.has_value()) return ra.has_value();
+    if (ra && *ra != *rb) return *ra < *rb;
+    return a.pod.meta.name < b.pod.meta.name;
+}
+
+void set_condition(std::vector<condition>& conditions, condition c, kube::time_point now) {
+    auto it = std::find_if(conditions.begin(), conditions.end(), [&](const condition& x) { return x.type == c.type; });
+    if (it == conditions.end()) {
+        c.last_transition_time = now;
+        conditions.push_back(std::move(c));
+        return;
+    }
+    c.last_transition_time = it->status == c.status && it->last_transition_time ? it->last_transition_time : now;
+    *it = std::move(c);
+}
+
+group_status blocked_status(const group_status& current, std::int64_t generation, std::string_view reason,
+                            std::string_view message, bool invalid_spec, kube::time_point now) {
+    group_status s = current;
+    s.observed_generation = generation;
+    const std::string r(reason), m(message);
+    set_condition(s.conditions, {.type = std::string(conditions::ready), .status = "False",
+                                 .observed_generation = generation, .reason = r, .message = m}, now);
+    set_condition(s.conditions, {.type = std::string(conditions::leader_elected), .status = "False",
+                                 .observed_generation = generation, .reason = r, .message = m}, now);
+    set_condition(s.conditions,
+                  invalid_spec ? condition{.type = std::string(conditions::invalid_spec), .status = "True",
+                                           .observed_generation = generation, .reason = r, .message = m}
+                               : condition{.type = std::string(conditions::invalid_spec), .status = "False",
+                                           .observed_generation = generation, .reason = "SpecValid",
+                                           .message = "the spec is valid"},
+                  now);
+    return s;
+}
+
+plan decide(const snapshot& s) {
+    const group_spec& spec = s.spec;
+    plan out;
+
+    const std::string holder = s.lease ? s.lease->holder_identity : "";
+    const std::int64_t lease_term = s.lease ? std::int64_t{s.lease->lease_transitions} + 1 : 0;
+    auto find = [&](const std::string& name) -> const candidate* {
+        auto it = std::find_if(s.candidates.begin(), s.candidates.end(),
+                               [&](const candidate& c) { return c.pod.meta.name == name; });
+        return it == s.candidates.end() ? nullptr : &*it;
+    };
+    const candidate* held = holder.empty() ? nullptr : find(holder);
+
+    pod_assessment holder_state;
+    if (holder.empty()) {
+        holder_state = gone("", "no pod holds the lease");
+    } else if (held == nullptr) {
+        holder_state = s.stray_holder ? gone("NotCandidate", fmt::format("pod {} is not a pod of Deployment {}", holder,
+                                                                         spec.target.name))
+                                      : gone("Deleted", fmt::format("pod {} was deleted", holder));
+    } else {
+        holder_state = assess(*held, s.holder_restart_baseline);
+    }
+
+    // Eligible pods in the order they would lead.
+    std::vector<const candidate*> eligible;
+    for (const auto& c : s.candidates) {
+        const auto a = &c == held ? holder_state : assess(c, std::nullopt);
+        if (a.state == pod_state::eligible) eligible.push_back(&c);
+    }
+    std::sort(eligible.begin(), eligible.end(), [](const candidate* a, const candidate* b) { return leads_before(*a, *b); });
+    const candidate* best = eligible.empty() ? nullptr : eligible.front();
+
+    // Who leads after this plan, and whether that is a new acquisition.
+    std::string leader = holder;
+    bool acquire = false;
+    std::string reason;
+    std::string message;
+    bool waiting_for_expiry = false;
+    const milliseconds unrenewed = std::min(s.lease_unchanged_for, s.holder_unhealthy_for);
+    const bool expired = s.lease && unrenewed >= spec.lease_duration;
+    auto take_over = [&](std::string why, std::string what) {
+        if (best == nullptr) return;
+        leader = best->pod.meta.name;
+        acquire = true;
+        reason = std::move(why);
+        message = std::move(what);
+    };
+    if (holder.empty()) {
+        take_over("Elected", fmt::format("pod {} elected: no pod held the lease", best ? best->pod.meta.name : ""));
+    } else if (holder_state.state == pod_state::eligible) {
+        // The holder stays. A term that does not exceed what this group has
+        // handed out (a Lease deleted and recreated, or edited) is a new term.
+        if (lease_term < s.status.term ||
+            (lease_term == s.status.term && !s.status.leader.empty() && s.status.leader != holder)) {
+            acquire = true;
+            reason = "TermRepaired";
+            message = fmt::format("pod {} holds the lease with term {}, which this group has already used; "
+                                  "it continues with a new term",
+                                  holder, lease_term);
+        }
+    } else if (holder_state.state == pod_state::confirmed_gone) {
+        take_over("Leader" + holder_state.reason,
+                  fmt::format("pod {} took over from pod {}: {}", best ? best->pod.meta.name : "", holder,
+                              holder_state.detail));
+    } else if (spec.policy == not_ready_policy::immediate) {
+        take_over("Leader" + holder_state.reason,
+                  fmt::format("pod {} took over from pod {} at once (notReadyPolicy Immediate): {}",
+                              best ? best->pod.meta.name : "", holder, holder_state.detail));
+    } else if (expired) {
+        take_over("LeaseExpired", fmt::format("pod {} took over from pod {}, whose lease expired ({} unrenewed): {}",
+                                              best ? best->pod.meta.name : "", holder,
+                                              seconds_text(unrenewed), holder_state.detail));
+    } else {
+        waiting_for_expiry = true;
+    }
+
+    const std::int64_t term = acquire ? std::max(lease_term, s.status.term) + 1 : lease_term;
+    const candidate* leading = leader.empty() ? nullptr : find(leader);
+
+    // Step 1: nobody but the leader-to-be keeps the label or a term.
+    for (const auto& c : s.candidates) {
+        if (c.pod.meta.name != leader && marked(c.pod, spec)) {
+            out.demote.push_back({.name = c.pod.meta.name, .resource_version = c.pod.meta.resource_version});
+        }
+    }
+    if (s.stray_holder && s.stray_holder->meta.name != leader && marked(*s.stray_holder, spec) &&
+        find(s.stray_holder->meta.name) == nullptr) {
+        out.demote.push_back({.name = s.stray_holder->meta.name, .resource_version = s.stray_holder->meta.resource_version});
+    }
+
+    // Step 2: the Lease.
+    const bool leader_eligible = acquire || (leading != nullptr && holder_state.state == pod_state::eligible);
+    const auto duration_seconds = static_cast<std::int32_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(spec.lease_duration).count());
+    if (acquire) {
+        kube::lease l = s.lease.value_or(kube::lease{});
+        l.meta.name = spec.lease_name;
+        l.holder_identity = leader;
+        l.lease_duration_seconds = duration_seconds;
+        l.acquire_time = s.now;
+        l.renew_time = s.now;
+        l.lease_transitions = static_cast<std::int32_t>(term - 1);
+        out.lease = std::move(l);
+        out.create_lease = !s.lease;
+        out.requeue_after = spec.retry_period;
+    } else if (leader_eligible) {
+        const bool due = s.first_sight || s.lease_unchanged_for >= spec.retry_period ||
+                         s.lease->lease_duration_seconds != duration_seconds;
+        if (due) {
+            kube::lease l = *s.lease;
+            l.renew_time = s.now;
+            l.lease_duration_seconds = duration_seconds;
+            if (!l.acquire_time) l.acquire_time = s.now;
+            out.lease = std::move(l);
+            out.renewal = true;
+            out.requeue_after = spec.retry_period;
+        } else {
+            out.requeue_after = spec.retry_period - s.lease_unchanged_for;
+        }
+    } else if (waiting_for_expiry) {
+        out.requeue_after = std::max(milliseconds(1), spec.lease_duration - unrenewed);
+    }
+
+    // Step 3: the leader carries the label and its term. A holder that is
+    // confirmed gone is left alone.
+    // A holder whose Lease term fell below what the group handed out (the
+    // Lease was rewritten by someone else) is not stamped with that lower
+    // term: it gets a new one as soon as it is eligible (TermRepaired).
+    const bool label_leader = leading != nullptr && (acquire || (holder_state.state != pod_state::confirmed_gone &&
+                                                                 term >= s.status.term));
+    if (label_leader) {
+        const std::string* t = term_of(leading->pod);
+        if (!labelled(leading->pod, spec) || t == nullptr || *t != std::to_string(term)) {
+            out.promote = pod_patch{.name = leader, .resource_version = leading->pod.meta.resource_version, .term = term};
+        }
+    }
+
+    // Step 4: status.
+    out.leader = leader;
+    out.holder_state = holder.empty() ? pod_state::eligible : holder_state.state;
+    out.term = leader.empty() ? s.status.term : term;
+    group_status st = s.status;
+    st.leader = leader;
+    st.term = std::max(out.term, s.status.term);
+    st.lease_name = spec.lease_name;
+    st.candidates_ready = static_cast<std::int32_t>(eligible.size());
+    st.candidates_total = static_cast<std::int32_t>(s.candidates.size());
+    st.observed_generation = s.generation;
+    if (acquire) {
+        out.change = transition{.from = holder == leader ? "" : holder, .to = leader, .term = term, .reason = reason,
+                                .message = message};
+    } else if (!leader.empty() && (s.status.leader != leader || term > s.status.term)) {
+        // The Lease moved without this status saying so: a handover finished
+        // by a restarted elector, or a Lease written by someone else.
+        out.change = transition{.from = s.status.leader, .to = leader, .term = term, .reason = "LeaseChanged",
+                                .message = fmt::format("pod {} holds the lease with term {}", leader, term)};
+    }
+    if (out.change) {
+        st.last_transition_time = s.now;
+        st.last_transition_reason = out.change->reason;
+    }
+
+    const std::int64_t g = s.generation;
+    condition elected{.type = std::string(conditions::leader_elected), .observed_generation = g};
+    if (leader_eligible) {
+        elected.status = "True";
+        elected.reason = "Elected";
+        elected.message = fmt::format("pod {} leads with term {}", leader, term);
+    } else if (waiting_for_expiry && best != nullptr) {
+        elected.status = "False";
+        elected.reason = "WaitingForLeaseExpiry";
+        elected.message = fmt::format("leader {} may still be running ({}); pod {} takes over when its lease expires in {}",
+                                      holder, holder_state.detail, best->pod.meta.name,
+                                      seconds_text(spec.lease_duration - unrenewed));
+    } else if (s.candidates.empty()) {
+        elected.status = "False";
+        elected.reason = "NoCandidates";
+        elected.message = fmt::format("Deployment {} has no pods", spec.target.name);
+    } else {
+        elected.status = "False";
+        elected.reason = "NoEligibleCandidate";
+        elected.message = fmt::format("none of the {} pods of Deployment {} is eligible", s.candidates.size(),
+                                      spec.target.name);
+        if (!holder.empty()) {
+            elected.message += fmt::format("; leader {} {} ({})", holder,
+                                           leading != nullptr && marked(leading->pod, spec) ? "keeps the label"
+                                                                                             : "is not labelled",
+                                           holder_state.detail);
+        }
+    }
+    condition ready{.type = std::string(conditions::ready), .status = elected.status, .observed_generation = g,
+                    .reason = elected.status == "True" ? "LeaderElected" : elected.reason, .message = elected.message};
+    set_condition(st.conditions, std::move(ready), s.now);
+    set_condition(st.conditions, std::move(elected), s.now);
+    set_condition(st.conditions,
+                  {.type = std::string(conditions::invalid_spec), .status = "False", .observed_generation = g,
+                   .reason = "SpecValid", .message = "the spec is valid"},
+                  s.now);
+    out.status = std::move(st);
+    return out;
+}
+
+}  // namespace elector::election
