@@ -1,6 +1,7 @@
-// elector: the composition root. Configuration, logging and the Kubernetes
-// client are wired here; informers, elector's own leader election, the
-// controllers and the servers join as they are built.
+// elector: the composition root. Configuration, logging, the Kubernetes
+// client, the ElectionGroup cache and the leader API run in every replica;
+// the election controller runs in the replica that leads (--leader-elect) or,
+// without leader election, in the only one.
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -10,14 +11,20 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "build_info.hpp"
 #include "config/options.hpp"
+#include "controller/election_controller.hpp"
+#include "controller/group_cache.hpp"
+#include "controller/leader_api.hpp"
+#include "http/server.hpp"
 #include "kube/client.hpp"
 #include "kube/cluster_config.hpp"
 #include "kube/informer.hpp"
@@ -61,12 +68,12 @@ std::string election_identity() {
     return fmt::format("{}_{:016x}", host, suffix);
 }
 
-// Runs elector's own leader election until `stop`; the leader's work (the
-// controllers, once they exist) runs inside on_started_leading. Returns false
-// if leadership was lost rather than given up.
+// Runs elector's own leader election until `stop`; the leader's work runs
+// inside on_started_leading until leadership ends. Returns false if
+// leadership was lost rather than given up.
 bool run_leader_election(const config::options& options, const kube::client& client, const std::string& ns,
+                         const std::string& id, const std::function<void(std::stop_token)>& work,
                          std::stop_token stop) {
-    const std::string id = election_identity();
     const std::string lease = options.leader_election_id;
     const std::string where = ns + "/" + lease;
     kube::api_lease_lock lock(client, ns, lease, std::min(options.request_timeout, options.leader_election_renew_deadline));
@@ -79,10 +86,7 @@ bool run_leader_election(const config::options& options, const kube::client& cli
         {.on_started_leading =
              [&](std::stop_token leading) {
                  spdlog::info("leader election: event=started-leading id={} lease={} mono={}", id, where, mono());
-                 std::mutex m;
-                 std::condition_variable_any cv;
-                 std::unique_lock l(m);
-                 cv.wait(l, leading, [] { return false; });  // the controllers will run here
+                 work(leading);
                  spdlog::info("leader election: event=stopped-leading id={} lease={} mono={}", id, where, mono());
              },
          .on_stopped_leading = [&] { spdlog::info("leader election: {} no longer leads {}", id, where); },
@@ -135,6 +139,38 @@ int run(const config::options& options) {
     spdlog::info("connected to Kubernetes {} at {} (from {})", version->value("gitVersion", "(unknown version)"),
                  cluster->server, cluster->source);
 
+    // Every replica caches the ElectionGroups and answers the leader API.
+    const controller::scope scope(options.namespaces);
+    controller::group_cache groups(client, scope);
+    groups.start();
+    http::server leader_api("leader API");
+    if (options.leader_api_bind_address.enabled) {
+        controller::add_leader_routes(leader_api, groups);
+        if (auto port = leader_api.start(options.leader_api_bind_address); !port) {
+            spdlog::error("cannot serve the leader API on {}: {}", options.leader_api_bind_address.to_string(),
+                          port.error());
+            return 1;
+        }
+    }
+    const std::string id = election_identity();
+    controller::controller_options controller_options{.workers = options.max_concurrent_reconciles, .identity = id};
+    if constexpr (build_info::test_hooks) {
+        if (const char* step = std::getenv("ELECTOR_TEST_EXIT_AFTER_STEP"); step != nullptr && *step != '\0') {
+            controller_options.exit_after_step = std::atoi(step);
+            spdlog::warn("test hook: exiting after step {} of the first handover", controller_options.exit_after_step);
+        }
+    }
+    // Built here, run by the leader: its informers wind down after the
+    // leader's work ends, not before the Lease is handed over.
+    controller::election_controller controller(client, groups, scope, controller_options);
+    const auto run_controller = [&](std::stop_token until) {
+        spdlog::info("election controller: starting for {}",
+                     scope.all() ? std::string("all namespaces but kube-system, kube-public and kube-node-lease")
+                                 : fmt::format("namespaces {}", fmt::join(options.namespaces, ", ")));
+        if (!controller.run(until) && !until.stop_requested()) spdlog::error("election controller: caches never synced");
+        spdlog::info("election controller: stopped");
+    };
+
     std::stop_source stop;
     std::jthread signal_thread([&] {
         int sig = 0;
@@ -147,17 +183,15 @@ int run(const config::options& options) {
         const std::string ns = !options.leader_election_namespace.empty() ? options.leader_election_namespace
                                : !cluster->default_namespace.empty()      ? cluster->default_namespace
                                                                           : "default";
-        if (!run_leader_election(options, client, ns, stop.get_token())) {
+        if (!run_leader_election(options, client, ns, id, run_controller, stop.get_token())) {
             spdlog::error("leader election lost; exiting so that a fresh start competes again");
             code = 1;
         }
     } else {
-        spdlog::info("no controllers are in this build yet; waiting for SIGTERM");
-        std::mutex m;
-        std::condition_variable_any cv;
-        std::unique_lock l(m);
-        cv.wait(l, stop.get_token(), [] { return false; });
+        run_controller(stop.get_token());
     }
+    leader_api.stop();
+    groups.stop();
     if (!stop.stop_requested()) pthread_kill(signal_thread.native_handle(), SIGTERM);  // ends its sigwait
     signal_thread.join();
     spdlog::info("elector stopped");
@@ -178,8 +212,8 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (options->show_version) {
-        fmt::print("elector {} (commit {}, {})\n", build_info::version, build_info::git_commit,
-                   build_info::compiler);
+        fmt::print("elector {} (commit {}, {}{})\n", build_info::version, build_info::git_commit,
+                   build_info::compiler, build_info::test_hooks ? ", test hooks" : "");
         return 0;
     }
     return run(*options);

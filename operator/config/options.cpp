@@ -406,7 +406,39 @@ void add_leader_election_flags(flag_set& flags, options& o) {
                o.leader_election_retry_period, positive_duration());
 }
 
+void add_controller_flags(flag_set& flags, options& o) {
+    flags.add_value("namespace", "all but kube-system, kube-public and kube-node-lease",
+                    "Namespace whose ElectionGroups elector runs; repeat the flag (or separate with commas) for "
+                    "several. System namespaces are watched only when named here.",
+                    [&o](std::string_view v) -> check_result {
+                        while (true) {
+                            const auto comma = v.find(',');
+                            auto ns = parse_namespace(v.substr(0, comma));
+                            if (!ns) return std::unexpected(std::move(ns).error());
+                            if (ns->empty()) return std::unexpected(std::string{"want namespace names separated by commas"});
+                            if (std::find(o.namespaces.begin(), o.namespaces.end(), *ns) == o.namespaces.end())
+                                o.namespaces.push_back(*ns);
+                            if (comma == std::string_view::npos) return {};
+                            v.remove_prefix(comma + 1);
+                        }
+                    });
+    add_parsed(flags, "max-concurrent-reconciles", fmt::format("{}", o.max_concurrent_reconciles),
+               "ElectionGroups reconciled at the same time (worker threads), 1 to 64; one group is never "
+               "reconciled by two workers at once.",
+               o.max_concurrent_reconciles, [](std::string_view v) -> std::expected<int, std::string> {
+                   int n = 0;
+                   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+                   if (ec != std::errc{} || end != v.data() + v.size() || n < 1 || n > 64)
+                       return std::unexpected(std::string{"want a whole number from 1 to 64"});
+                   return n;
+               });
+}
+
 void add_server_flags(flag_set& flags, options& o) {
+    add_parsed(flags, "leader-api-bind-address", quoted(o.leader_api_bind_address.to_string()),
+               "Address of the leader discovery API (GET /leader/NAMESPACE/GROUP): host:port, :port for all "
+               "interfaces, or 0 to disable it.",
+               o.leader_api_bind_address, parse_bind_address);
     add_parsed(flags, "metrics-bind-address", quoted(o.metrics_bind_address.to_string()),
                "Address the Prometheus metrics endpoint listens on: host:port, :port for all interfaces, "
                "or 0 to disable it.",
@@ -438,6 +470,7 @@ flag_set make_flags(options& o) {
     flag_set flags("elector", std::string{synopsis});
     add_kubernetes_flags(flags, o);
     add_leader_election_flags(flags, o);
+    add_controller_flags(flags, o);
     add_server_flags(flags, o);
     add_logging_flags(flags, o);
     flags.add_bool("help", o.show_help, "Show this help and exit.");

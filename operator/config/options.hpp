@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace elector::config {
 
@@ -38,7 +39,12 @@ struct options {
     std::chrono::milliseconds leader_election_renew_deadline{10000};  // --leader-election-renew-deadline
     std::chrono::milliseconds leader_election_retry_period{2000};     // --leader-election-retry-period
 
+    // the ElectionGroup controller
+    std::vector<std::string> namespaces;           // --namespace (repeatable); empty = all but system namespaces
+    int max_concurrent_reconciles = 4;             // --max-concurrent-reconciles
+
     // servers
+    bind_address leader_api_bind_address{"", 8082, true};    // --leader-api-bind-address
     bind_address metrics_bind_address{"", 8080, true};       // --metrics-bind-address
     bind_address health_probe_bind_address{"", 8081, true};  // --health-probe-bind-address
     int webhook_port = 9443;                                  // --webhook-port

@@ -218,6 +218,11 @@ public:
             thread_.join();
         }
     }
+    // Asks the thread to stop without waiting: stopping many informers,
+    // call this on each first, then stop() on each.
+    void request_stop() {
+        if (thread_.joinable()) thread_.request_stop();
+    }
 
     [[nodiscard]] bool has_synced() const { return synced_.load(); }
     bool wait_for_sync(std::chrono::milliseconds timeout) {

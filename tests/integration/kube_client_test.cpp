@@ -461,7 +461,9 @@ TEST_F(kube_client_test, typed_views_round_trip_through_the_api_server) {
 // says clearly what is wrong when it cannot.
 TEST_F(kube_client_test, the_elector_binary_connects_and_stops_on_sigterm) {
     const std::string log = env().dir() + "/elector.log";
-    child_process elector({elector_binary(), "--kubeconfig", env().kubeconfig(), "--log-format=json"}, log, log);
+    child_process elector({elector_binary(), "--kubeconfig", env().kubeconfig(), "--log-format=json",
+                           "--leader-api-bind-address=127.0.0.1:0"},
+                          log, log);
     ASSERT_TRUE(eventually(10s, [&] { return read_text(log).find("connected to Kubernetes v1.20.2") != std::string::npos; }))
         << read_text(log);
     elector.signal(SIGTERM);

@@ -61,7 +61,8 @@ protected:
     void start_elector(const std::string& id, const std::string& lease) {
         std::vector<std::string> argv{elector_binary(), "--kubeconfig", env_->kubeconfig(), "--leader-elect",
                                       "--leader-election-id=" + lease, "--leader-election-namespace=default",
-                                      "--metrics-bind-address=0", "--health-probe-bind-address=0"};
+                                      "--metrics-bind-address=0", "--health-probe-bind-address=0",
+                                      "--leader-api-bind-address=0"};
         argv.insert(argv.end(), timing_flags_elector.begin(), timing_flags_elector.end());
         launch(id, argv, {"POD_NAME=" + id});
     }

@@ -1,0 +1,550 @@
+// The ElectionGroup controller on a real control plane (etcd, kube-apiserver,
+// controller-manager, scheduler, node simulator), asserted with kubectl: one
+// labelled leader whose Service endpoint follows it, failover on deletion,
+// crash and NotReady under both policies, recovery after elector dies in the
+// middle of a handover, no transition when elector restarts, a client-go
+// reader that agrees with the Lease, the /leader endpoint, and the
+// conditions of groups that cannot run. In every test a watch on the pods
+// (leader_watch) fails the test if two pods of one group carry the label at
+// the same time.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include "control_plane.hpp"
+#include "leader_watch.hpp"
+#include "leadership.hpp"
+
+namespace elector::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+struct group_options {
+    int replicas = 3;
+    std::string lease_duration = "3s";
+    std::string renew_deadline = "2s";
+    std::string retry_period = "1s";
+    std::string policy = "WaitForLeaseExpiry";
+};
+
+class election_test : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        auto version = run({elector_binary(), "--version"});
+        hooks_ = version.out.find("test hooks") != std::string::npos;
+        env_ = std::make_unique<control_plane>(control_plane_options{.nodes = 3, .pod_grace_seconds = 0.5});
+        auto applied = env_->kubectl({"apply", "-f", source_dir() + "/crds/elector.dev_electiongroups.yaml"});
+        ASSERT_TRUE(applied.ok()) << applied.describe();
+        auto established =
+            env_->kubectl({"wait", "--for=condition=established", "--timeout=30s", "crd/electiongroups.elector.dev"});
+        ASSERT_TRUE(established.ok()) << established.describe();
+    }
+    static void TearDownTestSuite() { env_.reset(); }
+
+    void SetUp() override {
+        static std::atomic<int> counter{0};
+        ns_ = fmt::format("election-{}", ++counter);
+        env_->apply(fmt::format("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {}}}\n", ns_));
+        watch_ = std::make_unique<leader_watch>(env_->kubeconfig(), ns_);
+    }
+
+    void TearDown() override {
+        if (elector_) stop_elector();
+        if (watch_) {
+            auto violations = watch_->violations();
+            EXPECT_TRUE(violations.empty()) << "two pods labelled at once: " << fmt::format("{}", fmt::join(violations, "; "));
+            watch_.reset();
+        }
+        if (HasFailure()) {
+            fmt::print(stderr, "--- elector log ({}):\n{}\n", log_, run({"tail", "-n", "60", log_}).out);
+            fmt::print(stderr, "--- pods:\n{}\n", env_->kubectl({"get", "pods", "-n", ns_, "-L", "role", "-o", "wide"}).out);
+        }
+        env_->kubectl({"delete", "namespace", ns_, "--wait=false"});
+    }
+
+    void start_elector(const std::vector<std::string>& extra_env = {}, std::vector<std::string> extra_args = {}) {
+        log_ = fmt::format("{}/elector-{}-{}.log", env_->dir(), ns_, ++starts_);
+        std::vector<std::string> argv{elector_binary(), "--kubeconfig", env_->kubeconfig(),
+                                      "--leader-api-bind-address=127.0.0.1:0", "--metrics-bind-address=0",
+                                      "--health-probe-bind-address=0"};
+        argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+        elector_ = std::make_unique<child_process>(argv, log_, log_, extra_env);
+    }
+    // SIGTERM, and the exit status.
+    int stop_elector() {
+        elector_->signal(SIGTERM);
+        auto status = elector_->wait(10s);
+        elector_.reset();
+        return status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+    }
+    void kill_elector() {
+        elector_->signal(SIGKILL);
+        elector_->wait(5s);
+        elector_.reset();
+    }
+    // The leader API's port, from elector's log.
+    int leader_api_port() {
+        int port = 0;
+        eventually(5s, [&] {
+            const auto text = read_text(log_);
+            const std::string marker = "serving the leader API on 127.0.0.1:";
+            const auto at = text.find(marker);
+            if (at == std::string::npos) return false;
+            port = std::stoi(text.substr(at + marker.size()));
+            return true;
+        }, 20ms);
+        return port;
+    }
+
+    // A Deployment whose pods carry app=NAME (the group label leader_watch uses).
+    static std::string deployment_manifest(const std::string& name, const std::string& ns, int replicas) {
+        return fmt::format(R"(apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {0}, namespace: {1}}}
+spec:
+  replicas: {2}
+  selector: {{matchLabels: {{app: {0}}}}}
+  template:
+    metadata: {{labels: {{app: {0}}}}}
+    spec:
+      containers: [{{name: app, image: registry.invalid/app:1}}]
+)",
+                           name, ns, replicas);
+    }
+
+    void create_group(const std::string& name, const group_options& o = {}) {
+        env_->apply(deployment_manifest(name, ns_, o.replicas) + fmt::format(R"(---
+apiVersion: v1
+kind: Service
+metadata: {{name: {0}, namespace: {1}}}
+spec:
+  selector: {{app: {0}, role: leader}}
+  ports: [{{port: 80}}]
+---
+apiVersion: elector.dev/v1alpha1
+kind: ElectionGroup
+metadata: {{name: {0}, namespace: {1}}}
+spec:
+  targetRef: {{name: {0}}}
+  leaseDuration: {2}
+  renewDeadline: {3}
+  retryPeriod: {4}
+  notReadyPolicy: {5}
+)",
+                                name, ns_, o.lease_duration, o.renew_deadline, o.retry_period, o.policy));
+    }
+
+    json group(const std::string& name) const { return env_->get_json({"get", "eg", name, "-n", ns_}); }
+    json lease(const std::string& name) const { return env_->get_json({"get", "lease", name, "-n", ns_}); }
+    json pod(const std::string& name) const { return env_->get_json({"get", "pod", name, "-n", ns_}); }
+    // A condition's field, "" if there is none yet.
+    static std::string condition(const json& g, const std::string& type, const std::string& field = "status") {
+        const auto conditions = g.value("status", json::object()).value("conditions", json::array());
+        for (const auto& c : conditions) {
+            if (c.value("type", "") == type && c.contains(field) && c[field].is_string()) return c[field];
+        }
+        return "";
+    }
+    static json status_of(const json& g) { return g.value("status", json::object()); }
+    // Pods labelled role=leader, by kubectl.
+    std::set<std::string> labelled() const {
+        std::set<std::string> out;
+        const json pods = env_->get_json({"get", "pods", "-n", ns_, "-l", "role=leader"});
+        for (const auto& p : pods["items"]) {
+            out.insert(p["metadata"]["name"].get<std::string>());
+        }
+        return out;
+    }
+    std::set<std::string> endpoints(const std::string& service) const {
+        std::set<std::string> out;
+        auto e = env_->get_json({"get", "endpoints", service, "-n", ns_});
+        for (const auto& s : e.value("subsets", json::array())) {
+            for (const auto& a : s.value("addresses", json::array())) out.insert(a["targetRef"]["name"].get<std::string>());
+        }
+        return out;
+    }
+    // Waits until the group has `ready` eligible candidates and a leader; returns the leader.
+    std::string wait_ready(const std::string& name, int ready = 3, std::chrono::milliseconds timeout = 20s) {
+        std::string leader;
+        eventually(timeout, [&] {
+            auto g = group(name);
+            if (status_of(g).value("candidates", json::object()).value("ready", 0) != ready) return false;
+            if (condition(g, "Ready") != "True") return false;
+            leader = status_of(g).value("leader", "");
+            return !leader.empty() && labelled() == std::set<std::string>{leader};
+        });
+        return leader;
+    }
+    std::int64_t transitions(const std::string& lease_name) const {
+        return lease(lease_name)["spec"].value("leaseTransitions", std::int64_t{-1});
+    }
+
+    static inline std::unique_ptr<control_plane> env_;
+    static inline bool hooks_ = false;
+    std::string ns_;
+    std::string log_;
+    int starts_ = 0;
+    std::unique_ptr<child_process> elector_;
+    std::unique_ptr<leader_watch> watch_;
+};
+
+TEST_F(election_test, elects_one_leader_that_status_lease_service_and_leader_api_agree_on) {
+    start_elector();
+    create_group("web");
+    // Within 2 s of the pods being Ready, exactly one is labelled.
+    ASSERT_TRUE(eventually(20s, [&] {
+        return env_->get_json({"get", "deployment", "web", "-n", ns_})["status"].value("readyReplicas", 0) == 3;
+    }));
+    auto first = watch_->wait_for_leader("web", "", 2s);
+    ASSERT_TRUE(first.has_value()) << "no pod labelled within 2 s of the Deployment being ready";
+    const std::string leader = wait_ready("web");
+    ASSERT_EQ(leader, first->pod);
+    EXPECT_EQ(labelled(), std::set<std::string>{leader});
+    EXPECT_EQ(pod(leader)["metadata"]["annotations"].value("elector.dev/term", ""), "1");
+
+    auto g = group("web");
+    EXPECT_EQ(g["status"]["term"], 1);
+    EXPECT_EQ(g["status"]["leaseName"], "web");
+    EXPECT_EQ(g["status"]["candidatesReady"], "3/3");
+    EXPECT_EQ(g["status"]["lastTransitionReason"], "Elected");
+    EXPECT_EQ(g["status"]["observedGeneration"], g["metadata"]["generation"]);
+    EXPECT_EQ(condition(g, "LeaderElected"), "True");
+    EXPECT_EQ(condition(g, "InvalidSpec"), "False");
+    EXPECT_EQ(g["status"]["conditions"][0]["observedGeneration"], g["metadata"]["generation"]);
+
+    // kubectl get eg: NAME TARGET LEADER TERM READY AGE.
+    auto table = env_->kubectl({"get", "eg", "web", "-n", ns_, "--no-headers"});
+    ASSERT_TRUE(table.ok()) << table.describe();
+    EXPECT_NE(table.out.find(leader), std::string::npos) << table.out;
+    EXPECT_NE(table.out.find("3/3"), std::string::npos) << table.out;
+    // kubectl wait works on the Ready condition.
+    auto waited = env_->kubectl({"wait", "--for=condition=Ready", "eg/web", "-n", ns_, "--timeout=5s"});
+    EXPECT_TRUE(waited.ok()) << waited.describe();
+
+    // The Lease, as client-go writes it, owned by the group.
+    auto l = lease("web");
+    EXPECT_EQ(l["spec"]["holderIdentity"], leader);
+    EXPECT_EQ(l["spec"]["leaseDurationSeconds"], 3);
+    EXPECT_EQ(l["spec"]["leaseTransitions"], 0);
+    EXPECT_TRUE(l["spec"].contains("acquireTime") && l["spec"].contains("renewTime"));
+    EXPECT_EQ(l["metadata"]["ownerReferences"][0]["kind"], "ElectionGroup");
+    EXPECT_EQ(l["metadata"]["ownerReferences"][0]["uid"], g["metadata"]["uid"]);
+    // Renewed every retryPeriod while the holder is healthy.
+    const std::string renewed = l["spec"]["renewTime"];
+    EXPECT_TRUE(eventually(3s, [&] { return lease("web")["spec"]["renewTime"] != renewed; }));
+
+    // The Service routes only to the leader.
+    EXPECT_TRUE(eventually(5s, [&] { return endpoints("web") == std::set<std::string>{leader}; }))
+        << fmt::format("{}", fmt::join(endpoints("web"), ","));
+
+    // The leader API.
+    httplib::Client api("127.0.0.1", leader_api_port());
+    auto answer = api.Get(fmt::format("/leader/{}/web", ns_));
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->status, 200) << answer->body;
+    auto body = json::parse(answer->body);
+    EXPECT_EQ(body["name"], leader);
+    EXPECT_EQ(body["term"], 1);
+    auto unknown = api.Get(fmt::format("/leader/{}/nope", ns_));
+    ASSERT_TRUE(unknown);
+    EXPECT_EQ(unknown->status, 404);
+    auto bad = api.Get("/leader/only-namespace");
+    ASSERT_TRUE(bad);
+    EXPECT_EQ(bad->status, 400);
+
+    // An Event records the election.
+    auto events = env_->get_json({"get", "events", "-n", ns_, "--field-selector", "involvedObject.kind=ElectionGroup"});
+    bool elected_event = false;
+    for (const auto& e : events["items"]) elected_event |= e["reason"] == "Elected";
+    EXPECT_TRUE(elected_event) << events.dump();
+}
+
+TEST_F(election_test, deleting_the_leader_moves_leadership_and_the_endpoint_at_once) {
+    start_elector();
+    create_group("db");
+    const std::string first = wait_ready("db");
+    ASSERT_FALSE(first.empty());
+    auto deleted = env_->kubectl({"delete", "pod", first, "-n", ns_, "--wait=false"});
+    ASSERT_TRUE(deleted.ok()) << deleted.describe();
+    const double at = monotonic_now();
+    auto next = watch_->wait_for_leader("db", first, 5s);
+    ASSERT_TRUE(next.has_value()) << "no new leader after deleting the leader";
+    EXPECT_LT(next->mono - at, 1.0);
+    EXPECT_EQ(next->term, "2");
+    EXPECT_TRUE(eventually(5s, [&] { return endpoints("db") == std::set<std::string>{next->pod}; }));
+    auto g = group("db");
+    EXPECT_TRUE(eventually(3s, [&] {
+        g = group("db");
+        return status_of(g).value("leader", "") == next->pod;
+    }));
+    EXPECT_EQ(g["status"]["term"], 2);
+    EXPECT_EQ(g["status"]["lastTransitionReason"], "LeaderTerminating");
+    EXPECT_EQ(transitions("db"), 1);
+}
+
+TEST_F(election_test, a_crashed_leader_container_hands_over_at_once) {
+    start_elector();
+    create_group("cache");
+    const std::string first = wait_ready("cache");
+    ASSERT_FALSE(first.empty());
+    auto ack = env_->sim().crash(ns_, first, 3.0);
+    auto next = watch_->wait_for_leader("cache", first, 5s);
+    ASSERT_TRUE(next.has_value()) << "no new leader after a crash";
+    EXPECT_LT(next->mono - ack["ackMonotonic"].get<double>(), 1.0);
+    EXPECT_TRUE(eventually(3s, [&] { return status_of(group("cache")).value("lastTransitionReason", "") == "LeaderCrashed"; }));
+    // The crashed pod comes back but stays a follower.
+    EXPECT_TRUE(eventually(10s, [&] { return status_of(group("cache")).value("candidates", json::object()).value("ready", 0) == 3; }));
+    EXPECT_EQ(labelled(), std::set<std::string>{next->pod});
+}
+
+TEST_F(election_test, a_not_ready_leader_keeps_leading_until_its_lease_expires) {
+    start_elector();
+    create_group("queue", {.lease_duration = "3s", .renew_deadline = "2s", .retry_period = "1s"});
+    const std::string first = wait_ready("queue");
+    ASSERT_FALSE(first.empty());
+    auto ack = env_->sim().not_ready(ns_, first);
+    const double at = ack["ackMonotonic"].get<double>();
+    // Possibly alive: elector stops renewing and waits for expiry.
+    EXPECT_TRUE(eventually(2s, [&] {
+        return condition(group("queue"), "LeaderElected", "reason") == "WaitingForLeaseExpiry";
+    }));
+    auto next = watch_->wait_for_leader("queue", first, 8s);
+    ASSERT_TRUE(next.has_value()) << "no takeover after the lease expired";
+    const double after = next->mono - at;
+    RecordProperty("not_ready_takeover_seconds", fmt::format("{:.3f}", after));
+    EXPECT_GE(after, 3.0);
+    EXPECT_LE(after, 3.0 + 1.0 + 1.0);
+    EXPECT_TRUE(eventually(3s, [&] { return status_of(group("queue")).value("lastTransitionReason", "") == "LeaseExpired"; }));
+    EXPECT_TRUE(pod(first)["metadata"].value("labels", json::object()).value("role", "") != "leader");
+}
+
+TEST_F(election_test, a_not_ready_leader_is_replaced_at_once_under_the_immediate_policy) {
+    start_elector();
+    create_group("front", {.policy = "Immediate"});
+    const std::string first = wait_ready("front");
+    ASSERT_FALSE(first.empty());
+    auto ack = env_->sim().not_ready(ns_, first);
+    auto next = watch_->wait_for_leader("front", first, 5s);
+    ASSERT_TRUE(next.has_value());
+    EXPECT_LT(next->mono - ack["ackMonotonic"].get<double>(), 1.0);
+    EXPECT_TRUE(eventually(3s, [&] { return status_of(group("front")).value("lastTransitionReason", "") == "LeaderNotReady"; }));
+}
+
+TEST_F(election_test, elector_killed_after_each_handover_step_is_completed_by_the_next_run) {
+    if (!hooks_) GTEST_SKIP() << "elector was built without ELECTOR_TEST_HOOKS";
+    create_group("steps");
+    start_elector();
+    std::string leader = wait_ready("steps");
+    ASSERT_FALSE(leader.empty());
+    for (int step = 1; step <= 3; ++step) {
+        SCOPED_TRACE(fmt::format("exit after step {}", step));
+        EXPECT_EQ(stop_elector(), 0);
+        start_elector({fmt::format("ELECTOR_TEST_EXIT_AFTER_STEP={}", step)});
+        ASSERT_TRUE(eventually(5s, [&] { return read_text(log_).find("caches synced") != std::string::npos; }));
+        const auto term_before = status_of(group("steps")).value("term", 0);
+        const auto transitions_before = transitions("steps");
+        env_->sim().crash(ns_, leader, 2.0);
+        auto status = elector_->wait(10s);
+        ASSERT_TRUE(status.has_value()) << "elector did not exit at the test hook";
+        EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 3);
+        elector_.reset();
+        // What each step left behind.
+        const auto l = lease("steps");
+        if (step == 1) {
+            EXPECT_TRUE(labelled().empty());
+            EXPECT_EQ(l["spec"]["holderIdentity"], leader);
+        } else if (step == 2) {
+            EXPECT_TRUE(labelled().empty());
+            EXPECT_NE(l["spec"]["holderIdentity"], leader);
+            EXPECT_EQ(transitions("steps"), transitions_before + 1);
+        } else {
+            EXPECT_EQ(labelled(), std::set<std::string>{l["spec"]["holderIdentity"].get<std::string>()});
+            EXPECT_EQ(status_of(group("steps")).value("term", 0), term_before);  // status not written yet
+        }
+        // The next run completes the handover from the Lease.
+        start_elector();
+        auto next = watch_->wait_for_leader("steps", leader, 10s);
+        ASSERT_TRUE(next.has_value()) << "the restarted elector did not complete the handover";
+        EXPECT_TRUE(eventually(5s, [&] {
+            auto g = group("steps");
+            return status_of(g).value("leader", "") == next->pod && status_of(g).value("term", 0) == term_before + 1;
+        }));
+        EXPECT_EQ(transitions("steps"), transitions_before + 1);
+        EXPECT_EQ(next->term, std::to_string(term_before + 1));
+        leader = wait_ready("steps");
+        ASSERT_EQ(leader, next->pod);
+    }
+}
+
+TEST_F(election_test, restarting_elector_with_a_healthy_leader_changes_nothing) {
+    start_elector();
+    create_group("stable");
+    const std::string leader = wait_ready("stable");
+    ASSERT_FALSE(leader.empty());
+    const auto before = lease("stable")["spec"];
+    const auto events_before = watch_->events();
+    kill_elector();
+    start_elector();
+    // A few renewals by the new process.
+    const std::string renewed = lease("stable")["spec"]["renewTime"];
+    ASSERT_TRUE(eventually(5s, [&] { return lease("stable")["spec"]["renewTime"] != renewed; }));
+    std::this_thread::sleep_for(2s);
+    const auto after = lease("stable")["spec"];
+    EXPECT_EQ(after["holderIdentity"], before["holderIdentity"]);
+    EXPECT_EQ(after["leaseTransitions"], before["leaseTransitions"]);
+    EXPECT_EQ(after["acquireTime"], before["acquireTime"]);
+    EXPECT_EQ(group("stable")["status"]["term"], 1);
+    EXPECT_EQ(labelled(), std::set<std::string>{leader});
+    // No pod label or annotation was touched.
+    EXPECT_EQ(read_text(log_).find("event=promoted"), std::string::npos);
+    EXPECT_EQ(read_text(log_).find("event=demoted"), std::string::npos);
+    (void)events_before;
+}
+
+TEST_F(election_test, a_client_go_reader_sees_a_valid_lease_held_by_the_leader) {
+    auto built = run({source_dir() + "/tests/peer/build"}, {.timeout = 10min});
+    ASSERT_TRUE(built.ok()) << built.describe();
+    std::string peer = built.out;
+    peer.erase(peer.find_last_not_of('\n') + 1);
+    peer = peer.substr(peer.rfind('\n') + 1);
+
+    start_elector();
+    create_group("shared");
+    const std::string leader = wait_ready("shared");
+    ASSERT_FALSE(leader.empty());
+    // client-go's elector with the group's timings: it must see the leader
+    // and never find the Lease expired while elector renews it.
+    const std::string peer_log = fmt::format("{}/peer-{}.log", env_->dir(), ns_);
+    {
+        child_process reader({peer, "--kubeconfig", env_->kubeconfig(), "--id", "client-go-reader", "--lease-name",
+                              "shared", "--lease-namespace", ns_, "--lease-duration=3s", "--renew-deadline=2s",
+                              "--retry-period=1s"},
+                             peer_log, peer_log + ".err");
+        EXPECT_TRUE(eventually(5s, [&] {
+            return read_text(peer_log).find("event=new-leader id=client-go-reader leader=" + leader) != std::string::npos;
+        })) << read_text(peer_log) << read_text(peer_log + ".err");
+        std::this_thread::sleep_for(7s);  // more than two lease durations
+        reader.signal(SIGTERM);
+        reader.wait(5s);
+    }
+    EXPECT_EQ(read_text(peer_log).find("event=started-leading"), std::string::npos) << read_text(peer_log);
+    EXPECT_EQ(lease("shared")["spec"]["holderIdentity"], leader);
+    EXPECT_EQ(labelled(), std::set<std::string>{leader});
+}
+
+TEST_F(election_test, no_eligible_candidate_keeps_the_label_until_a_pod_is_ready) {
+    start_elector();
+    create_group("solo", {.replicas = 1, .policy = "Immediate"});
+    const std::string leader = wait_ready("solo", 1);
+    ASSERT_FALSE(leader.empty());
+    env_->sim().not_ready(ns_, leader);
+    ASSERT_TRUE(eventually(3s, [&] { return condition(group("solo"), "LeaderElected", "reason") == "NoEligibleCandidate"; }));
+    auto g = group("solo");
+    EXPECT_EQ(condition(g, "Ready"), "False");
+    EXPECT_EQ(g["status"]["leader"], leader);
+    EXPECT_EQ(labelled(), std::set<std::string>{leader});  // a NotReady pod is out of Endpoints anyway
+    httplib::Client api("127.0.0.1", leader_api_port());
+    auto answer = api.Get(fmt::format("/leader/{}/solo", ns_));
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->status, 503) << answer->body;
+    EXPECT_EQ(json::parse(answer->body)["reason"], "NoEligibleCandidate");
+    // A second pod: it is elected as soon as it is Ready.
+    env_->kubectl({"scale", "deployment", "solo", "-n", ns_, "--replicas=2"});
+    auto next = watch_->wait_for_leader("solo", leader, 20s);
+    ASSERT_TRUE(next.has_value());
+    EXPECT_TRUE(eventually(3s, [&] { return condition(group("solo"), "Ready") == "True"; }));
+}
+
+TEST_F(election_test, the_term_keeps_increasing_when_the_lease_is_deleted) {
+    start_elector();
+    create_group("fenced");
+    std::string leader = wait_ready("fenced");
+    ASSERT_FALSE(leader.empty());
+    env_->kubectl({"delete", "pod", leader, "-n", ns_, "--wait=false"});
+    auto second = watch_->wait_for_leader("fenced", leader, 5s);
+    ASSERT_TRUE(second.has_value());
+    ASSERT_TRUE(eventually(3s, [&] { return status_of(group("fenced")).value("term", 0) == 2; }));
+    auto deleted = env_->kubectl({"delete", "lease", "fenced", "-n", ns_});
+    ASSERT_TRUE(deleted.ok()) << deleted.describe();
+    // elector writes a new Lease continuing from the group's term.
+    ASSERT_TRUE(eventually(5s, [&] {
+        auto l = env_->kubectl({"get", "lease", "fenced", "-n", ns_, "-o", "jsonpath={.spec.leaseTransitions}"});
+        return l.ok() && l.out == "2";
+    }));
+    EXPECT_TRUE(eventually(3s, [&] { return status_of(group("fenced")).value("term", 0) == 3; }));
+    EXPECT_TRUE(eventually(3s, [&] {
+        return pod(second->pod)["metadata"]["annotations"].value("elector.dev/term", "") == "3";
+    }));
+    EXPECT_EQ(labelled(), std::set<std::string>{second->pod});
+}
+
+TEST_F(election_test, groups_that_cannot_run_say_why_in_their_conditions) {
+    start_elector();
+    // No such Deployment.
+    env_->apply(fmt::format("apiVersion: elector.dev/v1alpha1\nkind: ElectionGroup\nmetadata: {{name: orphan, namespace: {}}}\n"
+                            "spec: {{targetRef: {{name: missing}}}}\n", ns_));
+    EXPECT_TRUE(eventually(5s, [&] { return condition(group("orphan"), "Ready", "reason") == "TargetNotFound"; }));
+    // Timings that break leaseDuration > renewDeadline > 1.2 x retryPeriod.
+    create_group("timing", {.lease_duration = "2s", .renew_deadline = "3s", .retry_period = "1s"});
+    EXPECT_TRUE(eventually(5s, [&] { return condition(group("timing"), "InvalidSpec") == "True"; }));
+    EXPECT_NE(condition(group("timing"), "InvalidSpec", "message").find("spec.renewDeadline"), std::string::npos);
+    EXPECT_EQ(condition(group("timing"), "Ready"), "False");
+    // A leader label key the Deployment's selector uses.
+    create_group("clash");
+    env_->kubectl({"patch", "eg", "clash", "-n", ns_, "--type=merge", "-p", R"({"spec":{"leaderLabel":{"key":"app"}}})"});
+    EXPECT_TRUE(eventually(10s, [&] { return condition(group("clash"), "InvalidSpec", "reason") == "LeaderLabelConflict"; }));
+    auto events = env_->get_json({"get", "events", "-n", ns_, "--field-selector", "type=Warning"});
+    std::set<std::string> reasons;
+    for (const auto& e : events["items"]) reasons.insert(e["reason"].get<std::string>());
+    EXPECT_TRUE(reasons.contains("TargetNotFound") && reasons.contains("InvalidSpec")) << events.dump();
+    // Nothing of the invalid groups was labelled or leased.
+    EXPECT_FALSE(env_->kubectl({"get", "lease", "timing", "-n", ns_}).ok());
+    EXPECT_TRUE(labelled().empty() || labelled().size() == 1);  // "clash" may have elected before the patch
+}
+
+TEST_F(election_test, system_namespaces_are_ignored_unless_named_and_namespace_restricts) {
+    create_group("scoped");
+    // The same workload in kube-public, a system namespace.
+    const std::string system_ns = "kube-public";
+    const std::string system_group = ns_ + "-sys";
+    env_->apply(deployment_manifest(system_group, system_ns, 1) + fmt::format(R"(---
+apiVersion: elector.dev/v1alpha1
+kind: ElectionGroup
+metadata: {{name: {0}, namespace: {1}}}
+spec: {{targetRef: {{name: {0}}}}}
+)",
+                            system_group, system_ns));
+    auto system_leader = [&] {
+        return status_of(env_->get_json({"get", "eg", system_group, "-n", system_ns})).value("leader", "");
+    };
+    // Another namespace only: nothing here is touched.
+    start_elector({}, {"--namespace=somewhere-else"});
+    ASSERT_TRUE(eventually(5s, [&] { return read_text(log_).find("caches synced") != std::string::npos; }));
+    std::this_thread::sleep_for(2s);
+    EXPECT_FALSE(status_of(group("scoped")).contains("leader"));
+    EXPECT_TRUE(labelled().empty());
+    stop_elector();
+    // The default: every namespace but the system ones.
+    start_elector();
+    EXPECT_FALSE(wait_ready("scoped").empty());
+    EXPECT_EQ(system_leader(), "");
+    stop_elector();
+    // A system namespace named explicitly.
+    start_elector({}, {"--namespace=" + system_ns});
+    EXPECT_TRUE(eventually(10s, [&] { return !system_leader().empty(); }));
+    env_->kubectl({"delete", "deployment,electiongroup,lease", system_group, "-n", system_ns, "--wait=false"});
+}
+
+}  // namespace
+}  // namespace elector::testing
