@@ -308,6 +308,27 @@ TEST_F(election_test, a_crashed_leader_container_hands_over_at_once) {
     EXPECT_EQ(labelled(), std::set<std::string>{next->pod});
 }
 
+TEST_F(election_test, a_leader_that_opts_out_hands_over_at_once_and_is_never_chosen_again) {
+    start_elector();
+    create_group("optout");
+    const std::string first = wait_ready("optout");
+    ASSERT_FALSE(first.empty());
+    auto annotated = env_->kubectl({"annotate", "pod", first, "-n", ns_, "elector.dev/candidate=false"});
+    ASSERT_TRUE(annotated.ok()) << annotated.describe();
+    auto next = watch_->wait_for_leader("optout", first, 5s);
+    ASSERT_TRUE(next.has_value()) << "no handover after the leader opted out";
+    EXPECT_TRUE(eventually(3s, [&] {
+        auto g = group("optout");
+        return status_of(g).value("lastTransitionReason", "") == "LeaderOptedOut" &&
+               status_of(g).value("candidates", json::object()).value("ready", 0) == 2;
+    }));
+    // Deleting the new leader moves leadership to the third pod, not back.
+    env_->kubectl({"delete", "pod", next->pod, "-n", ns_, "--wait=false"});
+    auto third = watch_->wait_for_leader("optout", next->pod, 5s);
+    ASSERT_TRUE(third.has_value());
+    EXPECT_NE(third->pod, first);
+}
+
 TEST_F(election_test, a_not_ready_leader_keeps_leading_until_its_lease_expires) {
     start_elector();
     create_group("queue", {.lease_duration = "3s", .renew_deadline = "2s", .retry_period = "1s"});
