@@ -170,15 +170,33 @@ plan decide(const snapshot& s) {
     bool waiting_for_expiry = false;
     const milliseconds unrenewed = std::min(s.lease_unchanged_for, s.holder_unhealthy_for);
     const bool expired = s.lease && unrenewed >= spec.lease_duration;
-    auto take_over = [&](std::string why, std::string what) {
-        if (best == nullptr) return;
-        leader = best->pod.meta.name;
+    auto take_over = [&](std::string why, std::string what, const candidate* who = nullptr) {
+        if (who == nullptr) who = best;
+        if (who == nullptr) return;
+        leader = who->pod.meta.name;
         acquire = true;
         reason = std::move(why);
         message = std::move(what);
     };
     if (holder.empty()) {
-        take_over("Elected", fmt::format("pod {} elected: no pod held the lease", best ? best->pod.meta.name : ""));
+        // No Lease (deleted) or a released one: an eligible pod that already
+        // leads (labelled, else the status's leader) goes on leading, in a new
+        // term, rather than handing over for nothing.
+        const candidate* incumbent = nullptr;
+        for (const auto* c : eligible) {
+            if (labelled(c->pod, spec)) {
+                incumbent = c;
+                break;
+            }
+        }
+        for (const auto* c : eligible) {
+            if (incumbent == nullptr && !s.status.leader.empty() && c->pod.meta.name == s.status.leader) incumbent = c;
+        }
+        const candidate* chosen = incumbent != nullptr ? incumbent : best;
+        take_over("Elected",
+                  fmt::format("pod {} elected: no pod held the lease{}", chosen ? chosen->pod.meta.name : "",
+                              incumbent != nullptr ? " (it was leading already)" : ""),
+                  chosen);
     } else if (holder_state.state == pod_state::eligible) {
         // The holder stays. A term that does not exceed what this group has
         // handed out (a Lease deleted and recreated, or edited) is a new term.

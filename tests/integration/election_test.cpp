@@ -505,7 +505,8 @@ TEST_F(election_test, the_term_keeps_increasing_when_the_lease_is_deleted) {
     }));
     EXPECT_TRUE(eventually(3s, [&] { return status_of(group("fenced")).value("term", 0) == 3; }));
     EXPECT_TRUE(eventually(3s, [&] {
-        return pod(second->pod)["metadata"]["annotations"].value("elector.dev/term", "") == "3";
+        return pod(second->pod).value("metadata", json::object()).value("annotations", json::object()).value(
+                   "elector.dev/term", "") == "3";
     }));
     EXPECT_EQ(labelled(), std::set<std::string>{second->pod});
 }

@@ -620,14 +620,16 @@ TEST(election_decide_initial, lease_duration_seconds_follow_the_spec) {
     EXPECT_EQ(p.requeue_after, 3s);
 }
 
-TEST(election_decide_initial, stale_labels_are_removed_before_the_first_promote) {
-    // Labels left from an earlier installation, no Lease.
+TEST(election_decide_initial, without_a_lease_a_labelled_pod_leads_on_and_other_labels_go) {
+    // Labels left from an earlier run, no Lease (deleted): the first labelled
+    // eligible pod in order (web-a, Ready longer than web-c) keeps leading in
+    // a new term rather than handing over to web-b; web-c loses its label first.
     snapshot s = make_snapshot({cand(leader(make_pod("web-a", 60s), 3)), cand(make_pod("web-b", 600s)),
                                 cand(leader(make_pod("web-c", 30s), 9))});
     const plan p = decide(s);
     SCOPED_TRACE(describe(p));
-    expect_handover(p, s, "", "web-b", 1);
-    EXPECT_EQ(demoted(p), (std::vector<std::string>{"web-a", "web-c"}));
+    expect_handover(p, s, "", "web-a", 1);
+    EXPECT_EQ(demoted(p), (std::vector<std::string>{"web-c"}));
     for (const auto& d : p.demote) {
         EXPECT_EQ(d.resource_version, "rv-" + d.name);
     }
@@ -1919,16 +1921,32 @@ TEST(election_decide_property, plans_follow_the_contract) {
         const candidate* best = *std::min_element(j.eligible.begin(), j.eligible.end(),
                                                   [](const candidate* a, const candidate* b) { return leads_before(*a, *b); });
         const std::int64_t new_term = std::max(j.lease_term, s.status.term) + 1;
-        // Without a Lease, keeping the status' leader (if eligible) is as good as the first in order.
+        // Without a holder, keeping the status' leader (if eligible) is as good as the first in order.
         const bool status_leader_eligible =
-            !s.lease && std::any_of(j.eligible.begin(), j.eligible.end(),
+            j.holder.empty() && std::any_of(j.eligible.begin(), j.eligible.end(),
                                     [&](const candidate* c) { return c->pod.meta.name == s.status.leader; });
         const char* rule = j.holder_state == pod_state::possibly_alive ? "possibly-alive holder after expiry: hand over"
                            : j.holder_state == pod_state::confirmed_gone ? "confirmed-gone holder: hand over"
                            : j.holder.empty()                         ? "no holder: elect"
                                                                       : "holder not a candidate: hand over";
-        check(p.leader == best->pod.meta.name || (status_leader_eligible && p.leader == s.status.leader),
-              std::string(rule) + " to the first eligible pod in order");
+        // With no holder, an eligible pod that already carries the label leads
+        // on (the first such in order), else the status's leader if eligible.
+        const candidate* incumbent = nullptr;
+        if (j.holder.empty()) {
+            auto in_order = j.eligible;
+            std::sort(in_order.begin(), in_order.end(),
+                      [](const candidate* a, const candidate* b) { return leads_before(*a, *b); });
+            for (const candidate* c : in_order) {
+                const std::string* label = kube::find_label(c->pod.meta.labels, s.spec.leader_label_key);
+                if (label != nullptr && *label == s.spec.leader_label_value) {
+                    incumbent = c;
+                    break;
+                }
+            }
+        }
+        const std::string expected = incumbent != nullptr ? incumbent->pod.meta.name : best->pod.meta.name;
+        check(p.leader == expected || (incumbent == nullptr && status_leader_eligible && p.leader == s.status.leader),
+              std::string(rule) + " to the first eligible pod in order (an eligible labelled pod first, without a holder)");
         check(p.term == new_term, std::string(rule) + " in term max(lease, status) + 1");
         check(p.lease && !p.renewal, std::string(rule) + " with a Lease write (not a renewal)");
         // No promote needed when the new leader already carries the label and the new term.
