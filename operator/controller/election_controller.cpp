@@ -145,11 +145,11 @@ struct election_controller::caches {
 
     static void owner_of(election_controller& owner, const kube::replica_set& rs) {
         if (const auto* o = rs.controller_owner(); o != nullptr && o->kind == "Deployment") {
-            owner.enqueue_groups_of_deployment(rs.meta.namespace_, o->name, false);
+            owner.enqueue_groups_of_deployment(rs.meta.namespace_, o->name);
         }
     }
     static void by_name(election_controller& owner, const kube::deployment& d) {
-        owner.enqueue_groups_of_deployment(d.meta.namespace_, d.meta.name, false);
+        owner.enqueue_groups_of_deployment(d.meta.namespace_, d.meta.name);
     }
     static void group_of(election_controller& owner, const kube::lease& l) {
         if (const std::string* g = kube::find_label(l.meta.labels, election::group_label); g != nullptr) {
@@ -160,34 +160,29 @@ struct election_controller::caches {
         for (const auto& p : pods.by_index(by_node, node)) owner.enqueue_groups_of_pod(*p);
     }
 
+    template <class F>
+    void each(F&& f) {
+        f(pods);
+        f(replica_sets);
+        f(deployments);
+        f(leases);
+        f(nodes);
+    }
     void start() {
-        pods.start();
-        replica_sets.start();
-        deployments.start();
-        leases.start();
-        nodes.start();
+        each([](auto& i) { i.start(); });
     }
     void request_stop() {
-        pods.request_stop();
-        replica_sets.request_stop();
-        deployments.request_stop();
-        leases.request_stop();
-        nodes.request_stop();
+        each([](auto& i) { i.request_stop(); });
     }
     void stop() {
-        request_stop();
-        pods.stop();
-        replica_sets.stop();
-        deployments.stop();
-        leases.stop();
-        nodes.stop();
+        request_stop();  // all at once: each needs about a second to notice
+        each([](auto& i) { i.stop(); });
     }
     bool wait_for_sync(std::stop_token stop) {
         while (!stop.stop_requested()) {
-            if (pods.wait_for_sync(100ms) && replica_sets.wait_for_sync(100ms) && deployments.wait_for_sync(100ms) &&
-                leases.wait_for_sync(100ms) && nodes.wait_for_sync(100ms)) {
-                return true;
-            }
+            bool synced = true;
+            each([&](auto& i) { synced = synced && i.wait_for_sync(100ms); });
+            if (synced) return true;
         }
         return false;
     }
@@ -218,9 +213,9 @@ void election_controller::enqueue(const std::string& key, bool urgent) {
     queue_.add(key, urgent ? priority::urgent : priority::normal);
 }
 
-void election_controller::enqueue_groups_of_deployment(const std::string& ns, const std::string& name, bool urgent) {
+void election_controller::enqueue_groups_of_deployment(const std::string& ns, const std::string& name) {
     if (!scope_.contains(ns)) return;
-    for (const auto& g : groups_.targeting(ns, name)) enqueue(kube::key_of(g->meta), urgent);
+    for (const auto& g : groups_.targeting(ns, name)) enqueue(kube::key_of(g->meta));
 }
 
 void election_controller::enqueue_groups_of_pod(const kube::pod& p) {

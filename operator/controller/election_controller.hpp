@@ -88,7 +88,7 @@ private:
 
     std::shared_ptr<group_state> state_of(const std::string& key);
     void enqueue(const std::string& key, bool urgent = false);
-    void enqueue_groups_of_deployment(const std::string& ns, const std::string& name, bool urgent);
+    void enqueue_groups_of_deployment(const std::string& ns, const std::string& name);
     void enqueue_groups_of_pod(const kube::pod& p);
     void worker(std::stop_token stop);
 

@@ -182,16 +182,12 @@ plan decide(const snapshot& s) {
         // No Lease (deleted) or a released one: an eligible pod that already
         // leads (labelled, else the status's leader) goes on leading, in a new
         // term, rather than handing over for nothing.
-        const candidate* incumbent = nullptr;
-        for (const auto* c : eligible) {
-            if (labelled(c->pod, spec)) {
-                incumbent = c;
-                break;
-            }
+        auto it = std::find_if(eligible.begin(), eligible.end(), [&](const candidate* c) { return labelled(c->pod, spec); });
+        if (it == eligible.end() && !s.status.leader.empty()) {
+            it = std::find_if(eligible.begin(), eligible.end(),
+                              [&](const candidate* c) { return c->pod.meta.name == s.status.leader; });
         }
-        for (const auto* c : eligible) {
-            if (incumbent == nullptr && !s.status.leader.empty() && c->pod.meta.name == s.status.leader) incumbent = c;
-        }
+        const candidate* incumbent = it == eligible.end() ? nullptr : *it;
         const candidate* chosen = incumbent != nullptr ? incumbent : best;
         take_over("Elected",
                   fmt::format("pod {} elected: no pod held the lease{}", chosen ? chosen->pod.meta.name : "",

@@ -7,37 +7,13 @@
 #include <fmt/format.h>
 
 #include "config/options.hpp"
+#include "kube/json_fields.hpp"
 
 namespace elector::election {
 
 namespace {
 
-const json* child(const json* j, const char* key) {
-    if (j == nullptr || !j->is_object()) return nullptr;
-    auto it = j->find(key);
-    return it == j->end() ? nullptr : &*it;
-}
-
-const std::string* as_string(const json* j) {
-    return j != nullptr && j->is_string() ? j->get_ptr<const std::string*>() : nullptr;
-}
-
-std::string string_or(const json* j, std::string fallback) {
-    const std::string* s = as_string(j);
-    return s != nullptr ? *s : std::move(fallback);
-}
-
-template <class T>
-T int_or(const json* j, T fallback) {
-    if (j == nullptr || !j->is_number_integer()) return fallback;
-    const auto v = j->get<std::int64_t>();
-    return std::in_range<T>(v) ? static_cast<T>(v) : fallback;
-}
-
-std::optional<kube::time_point> time_of(const json* j) {
-    const std::string* s = as_string(j);
-    return s != nullptr ? kube::parse_time(*s) : std::nullopt;
-}
+using namespace kube::json_fields;
 
 // A duration field: its value if it parses, else the default and a problem.
 void read_duration(const json* spec, const char* field, milliseconds& out, std::vector<std::string>& errors) {
@@ -174,7 +150,7 @@ std::expected<election_group, std::string> election_group::from_json(const json&
         st.candidates_ready = int_or<std::int32_t>(child(c, "ready"), 0);
         st.candidates_total = int_or<std::int32_t>(child(c, "total"), 0);
     }
-    st.last_transition_time = time_of(child(status, "lastTransitionTime"));
+    st.last_transition_time = as_time(child(status, "lastTransitionTime"));
     st.last_transition_reason = string_or(child(status, "lastTransitionReason"), "");
     st.observed_generation = int_or<std::int64_t>(child(status, "observedGeneration"), 0);
     if (const json* list = child(status, "conditions"); list != nullptr && list->is_array()) {
@@ -184,7 +160,7 @@ std::expected<election_group, std::string> election_group::from_json(const json&
             if (c.type.empty()) continue;
             c.status = string_or(child(&item, "status"), "Unknown");
             c.observed_generation = int_or<std::int64_t>(child(&item, "observedGeneration"), 0);
-            c.last_transition_time = time_of(child(&item, "lastTransitionTime"));
+            c.last_transition_time = as_time(child(&item, "lastTransitionTime"));
             c.reason = string_or(child(&item, "reason"), "");
             c.message = string_or(child(&item, "message"), "");
             st.conditions.push_back(std::move(c));

@@ -7,61 +7,15 @@
 
 #include <fmt/format.h>
 
+#include "kube/json_fields.hpp"
+
 namespace elector::kube {
 
 namespace {
 
 constexpr std::string_view revision_annotation = "deployment.kubernetes.io/revision";
 
-// Lookups that never throw: nullptr for anything missing or not an object.
-const json* child(const json* j, const char* key) {
-    if (j == nullptr || !j->is_object()) return nullptr;
-    auto it = j->find(key);
-    return it == j->end() ? nullptr : &*it;
-}
-
-template <class... Keys>
-const json* at_path(const json* j, Keys... keys) {
-    ((j = child(j, keys)), ...);
-    return j;
-}
-
-const std::string* as_string(const json* j) {
-    return j != nullptr && j->is_string() ? j->get_ptr<const std::string*>() : nullptr;
-}
-
-std::string string_or_empty(const json* j) {
-    const std::string* s = as_string(j);
-    return s != nullptr ? *s : std::string{};
-}
-
-template <std::integral T>
-std::optional<T> as_int(const json* j) {
-    if (j == nullptr) return std::nullopt;
-    if (j->is_number_unsigned()) {
-        const auto v = j->get<std::uint64_t>();
-        return std::in_range<T>(v) ? std::optional<T>(static_cast<T>(v)) : std::nullopt;
-    }
-    if (j->is_number_integer()) {
-        const auto v = j->get<std::int64_t>();
-        return std::in_range<T>(v) ? std::optional<T>(static_cast<T>(v)) : std::nullopt;
-    }
-    return std::nullopt;
-}
-
-template <std::integral T>
-T int_or(const json* j, T fallback) {
-    return as_int<T>(j).value_or(fallback);
-}
-
-bool bool_or(const json* j, bool fallback) {
-    return j != nullptr && j->is_boolean() ? j->get<bool>() : fallback;
-}
-
-std::optional<time_point> as_time(const json* j) {
-    const std::string* s = as_string(j);
-    return s != nullptr ? parse_time(*s) : std::nullopt;
-}
+using namespace json_fields;
 
 kube::labels as_labels(const json* j) {
     kube::labels out;
@@ -124,10 +78,10 @@ std::vector<owner_reference> as_owner_references(const json* j) {
     for (const auto& ref : *j) {
         if (!ref.is_object()) continue;
         out.push_back({
-            .api_version = string_or_empty(child(&ref, "apiVersion")),
-            .kind = string_or_empty(child(&ref, "kind")),
-            .name = string_or_empty(child(&ref, "name")),
-            .uid = string_or_empty(child(&ref, "uid")),
+            .api_version = string_or(child(&ref, "apiVersion")),
+            .kind = string_or(child(&ref, "kind")),
+            .name = string_or(child(&ref, "name")),
+            .uid = string_or(child(&ref, "uid")),
             .controller = bool_or(child(&ref, "controller"), false),
         });
     }
@@ -145,10 +99,10 @@ const json& metadata_of(const json& object) {
 void read_state(const json* state, container_status& out) {
     if (const json* terminated = child(state, "terminated"); terminated != nullptr && terminated->is_object()) {
         out.state = container_state::terminated;
-        out.state_reason = string_or_empty(child(terminated, "reason"));
+        out.state_reason = string_or(child(terminated, "reason"));
     } else if (const json* waiting = child(state, "waiting"); waiting != nullptr && waiting->is_object()) {
         out.state = container_state::waiting;
-        out.state_reason = string_or_empty(child(waiting, "reason"));
+        out.state_reason = string_or(child(waiting, "reason"));
     } else if (const json* running = child(state, "running"); running != nullptr && running->is_object()) {
         out.state = container_state::running;
     }
@@ -156,7 +110,7 @@ void read_state(const json* state, container_status& out) {
 
 container_status as_container_status(const json& j) {
     container_status out;
-    out.name = string_or_empty(child(&j, "name"));
+    out.name = string_or(child(&j, "name"));
     out.ready = bool_or(child(&j, "ready"), false);
     out.restart_count = int_or<std::int32_t>(child(&j, "restartCount"), 0);
     read_state(child(&j, "state"), out);
@@ -181,7 +135,7 @@ std::vector<taint> as_taints(const json* j) {
     if (j == nullptr || !j->is_array()) return out;
     for (const auto& item : *j) {
         if (!item.is_object()) continue;
-        out.push_back({string_or_empty(child(&item, "key")), string_or_empty(child(&item, "effect"))});
+        out.push_back({string_or(child(&item, "key")), string_or(child(&item, "effect"))});
     }
     return out;
 }
@@ -319,12 +273,12 @@ std::expected<pod, std::string> pod::from_json(const json& object) {
     p.meta = std::move(*meta);
     const json* spec = child(&object, "spec");
     const json* status = child(&object, "status");
-    p.node_name = string_or_empty(child(spec, "nodeName"));
-    p.phase = string_or_empty(child(status, "phase"));
+    p.node_name = string_or(child(spec, "nodeName"));
+    p.phase = string_or(child(status, "phase"));
     const json* ready = find_condition(child(status, "conditions"), "Ready");
     p.ready = condition_status(ready);
     if (p.ready == true) p.ready_since = as_time(child(ready, "lastTransitionTime"));
-    p.pod_ip = string_or_empty(child(status, "podIP"));
+    p.pod_ip = string_or(child(status, "podIP"));
     p.start_time = as_time(child(status, "startTime"));
     p.containers = as_container_statuses(child(status, "containerStatuses"));
     return p;
@@ -387,7 +341,7 @@ std::expected<lease, std::string> lease::from_json(const json& object) {
     lease l;
     l.meta = std::move(*meta);
     const json* spec = child(&object, "spec");
-    l.holder_identity = string_or_empty(child(spec, "holderIdentity"));
+    l.holder_identity = string_or(child(spec, "holderIdentity"));
     l.lease_duration_seconds = int_or<std::int32_t>(child(spec, "leaseDurationSeconds"), 0);
     l.acquire_time = as_time(child(spec, "acquireTime"));
     l.renew_time = as_time(child(spec, "renewTime"));
