@@ -1,7 +1,8 @@
 // elector: the composition root. Configuration, logging, the Kubernetes
-// client, the ElectionGroup cache and the leader API run in every replica;
-// the election controller runs in the replica that leads (--leader-elect) or,
-// without leader election, in the only one.
+// client, the ElectionGroup cache, the election controller's caches and the
+// leader API run in every replica; the election controller's workers (every
+// write) run in the replica that leads (--leader-elect) or, without leader
+// election, in the only one.
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -160,9 +161,12 @@ int run(const config::options& options) {
             spdlog::warn("test hook: exiting after step {} of the first handover", controller_options.exit_after_step);
         }
     }
-    // Built here, run by the leader: its informers wind down after the
-    // leader's work ends, not before the Lease is handed over.
+    // Built and its caches started here, in every replica, so that a standby
+    // takes over with warm caches; its workers run only in the leader. Its
+    // informers wind down after the leader's work ends, not before the Lease
+    // is handed over.
     controller::election_controller controller(client, groups, scope, controller_options);
+    controller.start();
     const auto run_controller = [&](std::stop_token until) {
         spdlog::info("election controller: starting for {}",
                      scope.all() ? std::string("all namespaces but kube-system, kube-public and kube-node-lease")

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <thread>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -57,6 +58,35 @@ kube::object_reference reference_to(const election_group& g) {
             .resource_version = g.meta.resource_version};
 }
 
+bool has_finalizer(const election_group& g) {
+    return std::find(g.meta.finalizers.begin(), g.meta.finalizers.end(), election::finalizer) != g.meta.finalizers.end();
+}
+
+bool owned_by(const kube::object_meta& m, const election_group& g) {
+    return std::any_of(m.owner_references.begin(), m.owner_references.end(),
+                       [&](const kube::owner_reference& o) { return o.uid == g.meta.uid; });
+}
+
+// Who else has this Lease: its holder and owner, for LeaseConflict.
+std::string describe_lease(const kube::lease& l) {
+    const auto* owner = l.meta.controller_owner();
+    if (owner == nullptr && !l.meta.owner_references.empty()) owner = &l.meta.owner_references.front();
+    return fmt::format("holder \"{}\", {}", l.holder_identity,
+                       owner != nullptr ? fmt::format("owned by {} {}", owner->kind, owner->name)
+                                        : std::string("no owner"));
+}
+
+bool marked_pod(const kube::pod& p, const election::group_spec& spec) {
+    const std::string* v = kube::find_label(p.meta.labels, spec.leader_label_key);
+    return (v != nullptr && *v == spec.leader_label_value) ||
+           kube::find_label(p.meta.annotations, election::term_annotation) != nullptr;
+}
+
+// "a → b (term 3): message", the Event of a handover.
+std::string handover_message(const election::transition& t) {
+    return fmt::format("{} → {} (term {}): {}", t.from.empty() ? "(none)" : t.from, t.to, t.term, t.message);
+}
+
 [[noreturn]] void exit_for_test(int step, const std::string& key) {
     spdlog::warn("test hook: exiting after step {} of a handover of {}", step, key);
     spdlog::default_logger()->flush();
@@ -102,6 +132,11 @@ struct election_controller::group_state {
     std::int64_t restart_baseline = 0;
     // Since when the holder has been seen not eligible (renewals stopped).
     std::optional<std::chrono::steady_clock::time_point> holder_unhealthy_since;
+    // The last handover made because of spec.preferredLeader.
+    std::optional<std::chrono::steady_clock::time_point> preferred_at;
+    // A Lease with the group's lease name exists that elector does not cache
+    // (not labelled as elector's): look it up until it is gone or ours.
+    bool foreign_lease = false;
 };
 
 struct election_controller::caches {
@@ -199,8 +234,18 @@ struct election_controller::caches {
 
 election_controller::election_controller(const kube::client& client, group_cache& groups, const scope& s,
                                          controller_options options, kube::time_source& clock)
-    : client_(client), groups_(groups), scope_(s), options_(std::move(options)), clock_(clock), queue_({}, clock) {
+    : client_(client),
+      groups_(groups),
+      scope_(s),
+      options_(std::move(options)),
+      clock_(clock),
+      queue_({}, clock),
+      events_(client, {.reporting_instance = options_.identity}, clock) {
     caches_ = std::make_unique<caches>(client_, scope_, *this);
+}
+
+void election_controller::start() {
+    std::call_once(started_, [this] { caches_->start(); });
 }
 
 election_controller::~election_controller() {
@@ -242,14 +287,20 @@ std::shared_ptr<election_controller::group_state> election_controller::state_of(
 }
 
 bool election_controller::run(std::stop_token stop) {
-    caches_->start();
+    start();
     if (!caches_->wait_for_sync(stop)) {
         caches_->stop();
         return false;
     }
     spdlog::info("election controller: caches synced; {} workers", options_.workers);
     groups_.listen([this](const election_group& g) {
-        if (scope_.contains(g.meta.namespace_)) enqueue(kube::key_of(g.meta));
+        if (!scope_.contains(g.meta.namespace_)) return;
+        enqueue(kube::key_of(g.meta));
+        // Its siblings on the same Deployment: one may stop (or start)
+        // being in Conflict with it.
+        for (const auto& other : groups_.targeting(g.meta.namespace_, g.spec.target.name)) {
+            if (other->meta.uid != g.meta.uid) enqueue(kube::key_of(other->meta));
+        }
     });
     for (const auto& g : groups_.list()) {
         if (scope_.contains(g->meta.namespace_)) enqueue(kube::key_of(g->meta));
@@ -289,6 +340,111 @@ void election_controller::worker(std::stop_token stop) {
     }
 }
 
+std::vector<std::pair<std::shared_ptr<const kube::pod>, bool>> election_controller::pods_of(
+    const kube::deployment& d, std::chrono::steady_clock::time_point mono) {
+    auto& c = *caches_;
+    std::vector<std::pair<std::shared_ptr<const kube::pod>, bool>> out;
+    std::int64_t current_revision = 0;
+    auto replica_sets = c.replica_sets.by_index(kube::indexes::by_owner_uid, d.meta.uid);
+    for (const auto& rs : replica_sets) current_revision = std::max(current_revision, rs->revision);
+    for (const auto& rs : replica_sets) {
+        const auto* o = rs->controller_owner();
+        if (o == nullptr || o->uid != d.meta.uid) continue;
+        for (auto p : c.pods.by_index(kube::indexes::by_owner_uid, rs->meta.uid)) {
+            const auto* po = p->controller_owner();
+            if (po == nullptr || po->uid != rs->meta.uid) continue;
+            p = c.pod_writes.freshest(kube::key_of(p->meta), p, mono);
+            if (!matches_selector(*p, d)) continue;
+            out.emplace_back(std::move(p), rs->revision == current_revision);
+        }
+    }
+    return out;
+}
+
+std::shared_ptr<const election_group> election_controller::older_sibling(const election_group& g) const {
+    std::shared_ptr<const election_group> oldest;
+    const auto before = [](const election_group& a, const election_group& b) {
+        const auto ta = a.meta.creation_timestamp.value_or(kube::time_point::max());
+        const auto tb = b.meta.creation_timestamp.value_or(kube::time_point::max());
+        return ta != tb ? ta < tb : a.meta.name < b.meta.name;
+    };
+    for (const auto& other : groups_.targeting(g.meta.namespace_, g.spec.target.name)) {
+        if (other->meta.uid == g.meta.uid || !before(*other, g)) continue;
+        if (!oldest || before(*other, *oldest)) oldest = other;
+    }
+    return oldest;
+}
+
+bool election_controller::finalize(const election_group& g, const std::string& key) {
+    if (!has_finalizer(g)) return true;
+    const std::string& ns = g.meta.namespace_;
+    const auto mono = clock_.now();
+    auto& c = *caches_;
+    std::vector<std::string> cleaned;
+    std::string lease_note;
+    // A group in Conflict never touched its Deployment's pods, and its older
+    // sibling's labels are not its to remove.
+    if (!older_sibling(g)) {
+        std::set<std::string> names;
+        if (auto d = c.deployments.get(ns + "/" + g.spec.target.name)) {
+            for (const auto& [p, current] : pods_of(*d, mono)) names.insert(p->meta.name);
+        }
+        const std::string lease_key = ns + "/" + g.spec.lease_name;
+        auto lease = c.lease_writes.freshest(lease_key, c.leases.get(lease_key), mono, true);
+        if (!g.status.leader.empty()) names.insert(g.status.leader);
+        if (lease && owned_by(lease->meta, g) && !lease->holder_identity.empty()) names.insert(lease->holder_identity);
+        for (const auto& name : names) {
+            auto p = c.pods.get(ns + "/" + name);
+            if (p) p = c.pod_writes.freshest(kube::key_of(p->meta), p, mono);
+            if (!p || !marked_pod(*p, g.spec)) continue;
+            kube::json patch{{"metadata",
+                              {{"labels", {{g.spec.leader_label_key, nullptr}}},
+                               {"annotations", {{std::string(election::term_annotation), nullptr}}}}}};
+            auto done = client_.patch(kube::resources::pods, ns, name, kube::patch_type::merge, patch);
+            if (!done && done.error().kind != kube::error_kind::not_found) {
+                spdlog::warn("group {}: deleting: cannot remove the leader label from pod {}: {}", key, name,
+                             done.error().to_string());
+                return false;
+            }
+            if (done) {
+                if (auto parsed = kube::pod::from_json(*done)) {
+                    c.pod_writes.put(ns + "/" + name, std::make_shared<const kube::pod>(std::move(*parsed)), clock_.now());
+                }
+                cleaned.push_back(name);
+            }
+        }
+        if (lease && owned_by(lease->meta, g)) {
+            auto removed = client_.remove(kube::resources::leases, ns, g.spec.lease_name,
+                                          {.precondition_uid = lease->meta.uid});
+            if (!removed && removed.error().kind != kube::error_kind::not_found &&
+                removed.error().kind != kube::error_kind::conflict) {
+                spdlog::warn("group {}: deleting: cannot delete lease {}: {}", key, g.spec.lease_name,
+                             removed.error().to_string());
+                return false;
+            }
+            c.lease_writes.erase(lease_key);
+            lease_note = fmt::format("; deleted lease {}", g.spec.lease_name);
+        }
+    }
+    kube::json finalizers = kube::json::array();
+    for (const auto& f : g.meta.finalizers) {
+        if (f != election::finalizer) finalizers.push_back(f);
+    }
+    auto done = client_.patch(kube::resources::electiongroups, ns, g.meta.name, kube::patch_type::merge,
+                              {{"metadata", {{"resourceVersion", g.meta.resource_version}, {"finalizers", finalizers}}}});
+    if (!done && done.error().kind != kube::error_kind::not_found) {
+        spdlog::info("group {}: deleting: cannot remove the finalizer: {}", key, done.error().to_string());
+        return false;
+    }
+    spdlog::info("group {}: deleted: removed the leader label and term from {}{}", key,
+                 cleaned.empty() ? std::string("no pod") : fmt::format("pods {}", fmt::join(cleaned, ", ")), lease_note);
+    events_.forget(g.meta.uid);
+    c.group_writes.erase(key);
+    std::lock_guard lock(states_mutex_);
+    states_.erase(key);
+    return true;
+}
+
 bool election_controller::reconcile(const std::string& key) {
     const auto mono = clock_.now();
     auto& c = *caches_;
@@ -301,6 +457,7 @@ bool election_controller::reconcile(const std::string& key) {
     const election_group& g = *group;
     const std::string& ns = g.meta.namespace_;
     const auto now = clock_.wall_now();
+    if (g.meta.deletion_timestamp) return finalize(g, key);
 
     auto write_status = [&](const election::group_status& status) -> bool {
         if (status == g.status) return true;
@@ -315,18 +472,11 @@ bool election_controller::reconcile(const std::string& key) {
         }
         return true;
     };
-    auto record = [&](const std::string& type, const std::string& reason, const std::string& message) {
-        auto created = client_.create(kube::resources::events, ns,
-                                      kube::make_event({.involved = reference_to(g),
-                                                        .type = type,
-                                                        .reason = reason,
-                                                        .message = message,
-                                                        .reporting_instance = options_.identity,
-                                                        .now = now}));
-        if (!created) spdlog::warn("group {}: cannot record event {}: {}", key, reason, created.error().to_string());
-    };
+    auto record = [&](const std::string& type, const std::string& reason, const std::string& message,
+                      bool important = false) { events_.record(reference_to(g), type, reason, message, important); };
     // A group that cannot run: conditions say why, once, with a Warning Event.
-    auto blocked = [&](std::string_view reason, const std::string& message, bool invalid) {
+    auto blocked = [&](std::string_view reason, const std::string& message, bool invalid,
+                       std::optional<std::chrono::milliseconds> recheck = std::nullopt) {
         const auto* before = g.status.find(election::conditions::ready);
         const bool news = before == nullptr || before->reason != reason || before->message != message;
         if (!write_status(election::blocked_status(g.status, g.meta.generation, reason, message, invalid, now)))
@@ -335,8 +485,27 @@ bool election_controller::reconcile(const std::string& key) {
             spdlog::warn("group {}: {}: {}", key, reason, message);
             record("Warning", std::string(reason), message);
         }
+        if (recheck) queue_.add_after(key, *recheck);
         return true;
     };
+
+    // Every group elector runs is cleaned up when deleted.
+    if (!has_finalizer(g)) {
+        kube::json finalizers = kube::json::array();
+        for (const auto& f : g.meta.finalizers) finalizers.push_back(f);
+        finalizers.push_back(election::finalizer);
+        auto done = client_.patch(kube::resources::electiongroups, ns, g.meta.name, kube::patch_type::merge,
+                                  {{"metadata", {{"resourceVersion", g.meta.resource_version}, {"finalizers", finalizers}}}});
+        if (!done) {
+            if (done.error().kind == kube::error_kind::not_found) return true;
+            spdlog::info("group {}: cannot add finalizer {}: {}", key, election::finalizer, done.error().to_string());
+            return false;
+        }
+        if (auto parsed = election_group::from_json(*done)) {
+            c.group_writes.put(key, std::make_shared<const election_group>(std::move(*parsed)), clock_.now());
+        }
+        return reconcile(key);  // on the version just written
+    }
 
     auto problems = g.spec_errors;
     for (auto& p : election::validate(g.spec)) problems.push_back(std::move(p));
@@ -349,32 +518,57 @@ bool election_controller::reconcile(const std::string& key) {
     if (auto conflicts = election::validate_against(g.spec, *deployment); !conflicts.empty()) {
         return blocked("LeaderLabelConflict", fmt::format("{}", fmt::join(conflicts, "; ")), true);
     }
-
-    // The snapshot.
-    election::snapshot snap{.group_name = g.meta.name, .spec = g.spec, .status = g.status,
-                            .generation = g.meta.generation, .now = now};
-    std::int64_t current_revision = 0;
-    auto replica_sets = c.replica_sets.by_index(kube::indexes::by_owner_uid, deployment->meta.uid);
-    for (const auto& rs : replica_sets) current_revision = std::max(current_revision, rs->revision);
-    for (const auto& rs : replica_sets) {
-        const auto* o = rs->controller_owner();
-        if (o == nullptr || o->uid != deployment->meta.uid) continue;
-        for (auto p : c.pods.by_index(kube::indexes::by_owner_uid, rs->meta.uid)) {
-            const auto* po = p->controller_owner();
-            if (po == nullptr || po->uid != rs->meta.uid) continue;
-            p = c.pod_writes.freshest(kube::key_of(p->meta), p, mono);
-            if (!matches_selector(*p, *deployment)) continue;
-            std::optional<bool> node_ready;
-            if (auto n = c.nodes.get(p->node_name); n) node_ready = n->ready;
-            snap.candidates.push_back({.pod = *p, .node_ready = node_ready,
-                                       .current_revision = rs->revision == current_revision});
-        }
+    if (auto older = older_sibling(g)) {
+        return blocked("Conflict",
+                       fmt::format("ElectionGroup {} (created earlier) already elects among the pods of Deployment {}; "
+                                   "one group per Deployment (the pods' {} annotation is one per pod)",
+                                   older->meta.name, g.spec.target.name, election::term_annotation),
+                       false, 30s);
     }
-    std::sort(snap.candidates.begin(), snap.candidates.end(),
-              [](const auto& a, const auto& b) { return a.pod.meta.name < b.pod.meta.name; });
+
+    // The Lease must be this group's: never write over somebody else's.
     const std::string lease_key = ns + "/" + g.spec.lease_name;
     auto lease = c.lease_writes.freshest(lease_key, c.leases.get(lease_key), mono, true);
     auto state = state_of(key);
+    const auto conflict_recheck = std::max<std::chrono::milliseconds>(g.spec.lease_duration, 1s);
+    if (!lease && state->foreign_lease) {
+        auto found = client_.get(kube::resources::leases, ns, g.spec.lease_name);
+        if (!found && found.error().kind != kube::error_kind::not_found) {
+            spdlog::info("group {}: cannot read lease {}: {}", key, g.spec.lease_name, found.error().to_string());
+            return false;
+        }
+        state->foreign_lease = false;
+        if (found) {
+            if (auto parsed = kube::lease::from_json(*found)) {
+                lease = std::make_shared<const kube::lease>(std::move(*parsed));
+                if (owned_by(lease->meta, g)) c.lease_writes.put(lease_key, lease, clock_.now());
+            }
+        }
+    }
+    if (lease && !owned_by(lease->meta, g)) {
+        state->foreign_lease = true;
+        return blocked("LeaseConflict",
+                       fmt::format("Lease {} exists and does not belong to this group ({}); elector writes nothing "
+                                   "until it is deleted or spec.leaseName names another Lease",
+                                   g.spec.lease_name, describe_lease(*lease)),
+                       false, conflict_recheck);
+    }
+
+    // The snapshot.
+    election::snapshot snap{.group_name = g.meta.name, .spec = g.spec, .status = g.status,
+                            .generation = g.meta.generation, .now = now,
+                            .min_ready_seconds = deployment->min_ready_seconds};
+    for (const auto& [p, current] : pods_of(*deployment, mono)) {
+        std::optional<bool> node_ready;
+        if (auto n = c.nodes.get(p->node_name); n) node_ready = n->ready;
+        snap.candidates.push_back({.pod = *p, .node_ready = node_ready, .current_revision = current});
+    }
+    std::sort(snap.candidates.begin(), snap.candidates.end(),
+              [](const auto& a, const auto& b) { return a.pod.meta.name < b.pod.meta.name; });
+    if (state->preferred_at) {
+        snap.since_preferred_handover =
+            std::chrono::duration_cast<std::chrono::milliseconds>(mono - *state->preferred_at);
+    }
     if (lease) {
         snap.lease = *lease;
         if (state->lease_rv.empty()) {
@@ -458,13 +652,10 @@ bool election_controller::reconcile(const std::string& key) {
             const auto& e = written.error();
             c.lease_writes.erase(lease_key);
             if (e.kind == kube::error_kind::already_exists) {
-                // A Lease elector does not know yet (not labelled as its own):
-                // read it; the next write adopts it, keeping its transitions.
-                if (auto found = client_.get(kube::resources::leases, ns, g.spec.lease_name, urgent)) {
-                    if (auto parsed = kube::lease::from_json(*found)) {
-                        c.lease_writes.put(lease_key, std::make_shared<const kube::lease>(std::move(*parsed)), clock_.now());
-                    }
-                }
+                // A Lease elector does not cache (not labelled as its own):
+                // the next reconcile reads it and, unless it is this group's,
+                // reports LeaseConflict.
+                state->foreign_lease = true;
             }
             spdlog::info("group {}: cannot write lease {}: {}", key, g.spec.lease_name, e.to_string());
             return false;
@@ -476,6 +667,7 @@ bool election_controller::reconcile(const std::string& key) {
         }
         state->lease_changed_at = clock_.now();
         state->lease_seen_change = true;
+        if (plan.preferred_handover) state->preferred_at = clock_.now();
         if (handover) {
             // A new holder: its restarts from now on are crashes.
             state->holder_uid.clear();
@@ -517,8 +709,22 @@ bool election_controller::reconcile(const std::string& key) {
     }
     const auto* was = g.status.find(election::conditions::leader_elected);
     const auto* is = plan.status.find(election::conditions::leader_elected);
+    const auto* was_paused = g.status.find(election::conditions::paused);
+    const auto* is_paused = plan.status.find(election::conditions::paused);
     if (!write_status(plan.status)) return false;
-    if (plan.change) record("Normal", plan.change->reason, fmt::format("{} (term {})", plan.change->message, plan.change->term));
+    if (plan.change) record("Normal", plan.change->reason, handover_message(*plan.change), true);
+    if (!plan.repairs.empty()) {
+        const auto text = fmt::format("{}", fmt::join(plan.repairs, "; "));
+        spdlog::warn("group {}: drift repaired: {}", key, text);
+        record("Warning", "DriftRepaired", text);
+    }
+    if (is_paused != nullptr && (was_paused == nullptr ? is_paused->status == "True" : was_paused->status != is_paused->status)) {
+        const bool paused = is_paused->status == "True";
+        spdlog::info("group {}: {}", key, paused ? "paused: no handovers until spec.paused is false" : "resumed");
+        record("Normal", paused ? "Paused" : "Resumed",
+               paused ? "spec.paused is true: elector starts no handover; drift is still repaired"
+                      : "spec.paused is false: the election rules apply again");
+    }
     if (is != nullptr && is->status == "False" && (was == nullptr || was->reason != is->reason)) {
         spdlog::warn("group {}: {}: {}", key, is->reason, is->message);
         record("Warning", is->reason, is->message);

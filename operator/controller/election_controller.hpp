@@ -9,6 +9,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "controller/event_recorder.hpp"
 #include "controller/group_cache.hpp"
 #include "controller/scoped_informer.hpp"
 #include "election/decide.hpp"
@@ -73,6 +74,10 @@ public:
     election_controller(const election_controller&) = delete;
     election_controller& operator=(const election_controller&) = delete;
 
+    // Starts the informers (idempotent). Every replica calls it at startup,
+    // so that a standby takes over with warm caches.
+    void start();
+
     // Starts the informers, waits for them, runs the workers until `stop`.
     // When it returns no reconcile runs any more; the informers may still be
     // winding down (the destructor waits for them). false: the caches never
@@ -87,6 +92,15 @@ private:
     struct caches;
 
     std::shared_ptr<group_state> state_of(const std::string& key);
+    // The pods of the Deployment (owned through its ReplicaSets and matching
+    // its selector), newest known versions, with whether they are of the
+    // current revision.
+    std::vector<std::pair<std::shared_ptr<const kube::pod>, bool>> pods_of(const kube::deployment& d,
+                                                                           std::chrono::steady_clock::time_point mono);
+    // The oldest other group of the same Deployment, if this one is younger.
+    std::shared_ptr<const election::election_group> older_sibling(const election::election_group& g) const;
+    // A group being deleted: clean up, then remove the finalizer.
+    bool finalize(const election::election_group& g, const std::string& key);
     void enqueue(const std::string& key, bool urgent = false);
     void enqueue_groups_of_deployment(const std::string& ns, const std::string& name);
     void enqueue_groups_of_pod(const kube::pod& p);
@@ -98,6 +112,8 @@ private:
     controller_options options_;
     kube::time_source& clock_;
     kube::work_queue queue_;
+    event_recorder events_;
+    std::once_flag started_;
     std::unique_ptr<caches> caches_;
     std::mutex states_mutex_;
     std::unordered_map<std::string, std::shared_ptr<group_state>> states_;

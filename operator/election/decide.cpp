@@ -160,85 +160,192 @@ plan decide(const snapshot& s) {
         if (a.state == pod_state::eligible) eligible.push_back(&c);
     }
     std::sort(eligible.begin(), eligible.end(), [](const candidate* a, const candidate* b) { return leads_before(*a, *b); });
-    const candidate* best = eligible.empty() ? nullptr : eligible.front();
+    const auto is_eligible = [&](const candidate* c) {
+        return c != nullptr && std::find(eligible.begin(), eligible.end(), c) != eligible.end();
+    };
+    const candidate* preferred = spec.preferred_leader.empty() ? nullptr : find(spec.preferred_leader);
+    if (!is_eligible(preferred)) preferred = nullptr;
+    // Who takes over when the holder must be replaced.
+    const candidate* successor = preferred != nullptr ? preferred : eligible.empty() ? nullptr : eligible.front();
+    const std::string successor_name = successor != nullptr ? successor->pod.meta.name : "";
 
     // Who leads after this plan, and whether that is a new acquisition.
     std::string leader = holder;
     bool acquire = false;
+    bool repair_lease = false;  // rewrite the Lease for the leader, same term
     std::string reason;
     std::string message;
     bool waiting_for_expiry = false;
+    std::optional<milliseconds> wait;  // a Rollout or Preferred handover due later
+    const auto wait_at_most = [&](milliseconds d) { wait = std::min(wait.value_or(d), std::max(milliseconds(1), d)); };
     const milliseconds unrenewed = std::min(s.lease_unchanged_for, s.holder_unhealthy_for);
     const bool expired = s.lease && unrenewed >= spec.lease_duration;
-    auto take_over = [&](std::string why, std::string what, const candidate* who = nullptr) {
-        if (who == nullptr) who = best;
+    auto take_over = [&](std::string why, std::string what, const candidate* who) {
         if (who == nullptr) return;
         leader = who->pod.meta.name;
         acquire = true;
         reason = std::move(why);
         message = std::move(what);
     };
-    if (holder.empty()) {
-        // No Lease (deleted) or a released one: an eligible pod that already
-        // leads (labelled, else the status's leader) goes on leading, in a new
-        // term, rather than handing over for nothing.
-        auto it = std::find_if(eligible.begin(), eligible.end(), [&](const candidate* c) { return labelled(c->pod, spec); });
-        if (it == eligible.end() && !s.status.leader.empty()) {
-            it = std::find_if(eligible.begin(), eligible.end(),
-                              [&](const candidate* c) { return c->pod.meta.name == s.status.leader; });
+
+    // How long until a pod has been Ready for minReadySeconds (max: its
+    // Ready time is unknown and minReadySeconds is not zero).
+    const auto available_in = [&](const candidate* c) -> milliseconds {
+        const auto min_ready = std::chrono::seconds(s.min_ready_seconds);
+        if (!c->pod.ready_since) return s.min_ready_seconds == 0 ? milliseconds(0) : milliseconds::max();
+        const auto since = std::chrono::duration_cast<milliseconds>(s.now - *c->pod.ready_since);
+        return since >= min_ready ? milliseconds(0) : min_ready - since;
+    };
+
+    if (held == nullptr && (holder.empty() || holder != s.status.leader)) {
+        // No Lease, a released one, or one naming a pod that is not a
+        // candidate and not the group's leader (edited): the group's leader,
+        // if still eligible, keeps leading in its term (the status's leader,
+        // else, with no leader on record, the eligible pod that carries the
+        // label).
+        const candidate* incumbent = nullptr;
+        for (const candidate* c : eligible) {
+            if (c->pod.meta.name == s.status.leader) incumbent = c;
         }
-        const candidate* incumbent = it == eligible.end() ? nullptr : *it;
-        const candidate* chosen = incumbent != nullptr ? incumbent : best;
-        take_over("Elected",
-                  fmt::format("pod {} elected: no pod held the lease{}", chosen ? chosen->pod.meta.name : "",
-                              incumbent != nullptr ? " (it was leading already)" : ""),
-                  chosen);
+        if (incumbent == nullptr) {
+            auto it = std::find_if(eligible.begin(), eligible.end(), [&](const candidate* c) { return labelled(c->pod, spec); });
+            if (it != eligible.end()) incumbent = *it;
+        }
+        // The group's term is known to be the incumbent's if it is the leader
+        // on record or carries that term.
+        const bool holds_term = incumbent != nullptr && (incumbent->pod.meta.name == s.status.leader ||
+                                                         (term_of(incumbent->pod) != nullptr &&
+                                                          *term_of(incumbent->pod) == std::to_string(s.status.term)));
+        const std::string what = !s.lease             ? fmt::format("lease {} was missing", spec.lease_name)
+                                 : holder.empty()      ? fmt::format("lease {} had no holder", spec.lease_name)
+                                                       : fmt::format("lease {} named pod {}, which {}", spec.lease_name,
+                                                                     holder, s.stray_holder ? "is not a pod of Deployment " + spec.target.name
+                                                                                            : std::string("does not exist"));
+        if (holds_term && s.status.term > 0 && lease_term <= s.status.term) {
+            leader = incumbent->pod.meta.name;
+            repair_lease = true;
+            out.repairs.push_back(fmt::format("{}; pod {} goes on leading with term {}", what, leader, s.status.term));
+        } else if (holds_term) {
+            take_over("TermRepaired",
+                      fmt::format("pod {} goes on leading in a new term: {}", incumbent->pod.meta.name, what), incumbent);
+        } else if (spec.paused) {
+            // Nobody is chosen while paused.
+        } else if (incumbent != nullptr) {
+            take_over("Elected",
+                      fmt::format("pod {} elected: {}; it carried the leader label already", incumbent->pod.meta.name, what),
+                      incumbent);
+        } else if (holder.empty()) {
+            take_over("Elected", fmt::format("pod {} elected: no pod held the lease", successor_name), successor);
+        } else {
+            take_over("Leader" + holder_state.reason,
+                      fmt::format("pod {} took over from pod {}: {}", successor_name, holder, holder_state.detail),
+                      successor);
+        }
+    } else if (held == nullptr) {
+        // The leader's pod is gone (deleted, or no longer a pod of the target).
+        if (!spec.paused) {
+            take_over("Leader" + holder_state.reason,
+                      fmt::format("pod {} took over from pod {}: {}", successor_name, holder, holder_state.detail),
+                      successor);
+        }
     } else if (holder_state.state == pod_state::eligible) {
-        // The holder stays. A term that does not exceed what this group has
-        // handed out (a Lease deleted and recreated, or edited) is a new term.
-        if (lease_term < s.status.term ||
-            (lease_term == s.status.term && !s.status.leader.empty() && s.status.leader != holder)) {
+        const bool edited = !s.status.leader.empty() && s.status.leader != holder;
+        if (lease_term < s.status.term || (lease_term == s.status.term && edited)) {
+            // The Lease names the holder with a term the group has already
+            // handed out: someone wrote it. Another pod named: a switchover
+            // the labels follow; the same pod: it continues in a new term.
             acquire = true;
-            reason = "TermRepaired";
-            message = fmt::format("pod {} holds the lease with term {}, which this group has already used; "
-                                  "it continues with a new term",
-                                  holder, lease_term);
+            reason = edited ? "LeaseEdited" : "TermRepaired";
+            message = edited ? fmt::format("lease {} was edited to name pod {} (leader was {}); the labels follow it",
+                                           spec.lease_name, holder, s.status.leader)
+                             : fmt::format("pod {} holds the lease with term {}, which this group has already used; "
+                                           "it continues with a new term",
+                                           holder, lease_term);
+        } else if (!spec.paused && !held->current_revision) {
+            // Rollout: hand over to a pod of the current revision as soon as it
+            // is available, before the Deployment terminates the old leader.
+            const candidate* target = nullptr;
+            if (preferred != nullptr && preferred->current_revision && available_in(preferred) == milliseconds(0)) {
+                target = preferred;
+            }
+            for (const candidate* c : eligible) {
+                if (target != nullptr || !c->current_revision) continue;
+                const auto in = available_in(c);
+                if (in == milliseconds(0)) {
+                    target = c;
+                } else if (in != milliseconds::max()) {
+                    wait_at_most(in);
+                }
+            }
+            if (target != nullptr) {
+                take_over("Rollout",
+                          fmt::format("pod {} of the current revision took over from pod {} of an old revision",
+                                      target->pod.meta.name, holder),
+                          target);
+            }
         }
+        if (!acquire && !spec.paused && preferred != nullptr && preferred != held &&
+            (preferred->current_revision || !held->current_revision)) {
+            const auto rollout_wait =
+                !held->current_revision && preferred->current_revision ? available_in(preferred) : milliseconds(0);
+            if (s.since_preferred_handover && *s.since_preferred_handover < spec.lease_duration) {
+                wait_at_most(spec.lease_duration - *s.since_preferred_handover);
+            } else if (rollout_wait != milliseconds(0)) {
+                // During a rollout the preferred pod, too, waits for minReadySeconds.
+                if (rollout_wait != milliseconds::max()) wait_at_most(rollout_wait);
+            } else {
+                take_over("Preferred",
+                          fmt::format("pod {} took over from pod {}: it is spec.preferredLeader", preferred->pod.meta.name,
+                                      holder),
+                          preferred);
+                out.preferred_handover = true;
+            }
+        }
+    } else if (spec.paused) {
+        // No handover while paused; the Lease is not renewed.
     } else if (holder_state.state == pod_state::confirmed_gone) {
         take_over("Leader" + holder_state.reason,
-                  fmt::format("pod {} took over from pod {}: {}", best ? best->pod.meta.name : "", holder,
-                              holder_state.detail));
+                  fmt::format("pod {} took over from pod {}: {}", successor_name, holder, holder_state.detail), successor);
     } else if (spec.policy == not_ready_policy::immediate) {
         take_over("Leader" + holder_state.reason,
-                  fmt::format("pod {} took over from pod {} at once (notReadyPolicy Immediate): {}",
-                              best ? best->pod.meta.name : "", holder, holder_state.detail));
+                  fmt::format("pod {} took over from pod {} at once (notReadyPolicy Immediate): {}", successor_name, holder,
+                              holder_state.detail),
+                  successor);
     } else if (expired) {
         take_over("LeaseExpired", fmt::format("pod {} took over from pod {}, whose lease expired ({} unrenewed): {}",
-                                              best ? best->pod.meta.name : "", holder,
-                                              seconds_text(unrenewed), holder_state.detail));
+                                              successor_name, holder, seconds_text(unrenewed), holder_state.detail),
+                  successor);
     } else {
         waiting_for_expiry = true;
     }
 
-    const std::int64_t term = acquire ? std::max(lease_term, s.status.term) + 1 : lease_term;
+    const std::int64_t term = acquire ? std::max(lease_term, s.status.term) + 1 : repair_lease ? s.status.term : lease_term;
     const candidate* leading = leader.empty() ? nullptr : find(leader);
 
-    // Step 1: nobody but the leader-to-be keeps the label or a term.
-    for (const auto& c : s.candidates) {
-        if (c.pod.meta.name != leader && marked(c.pod, spec)) {
-            out.demote.push_back({.name = c.pod.meta.name, .resource_version = c.pod.meta.resource_version});
+    // Step 1: nobody but the leader-to-be keeps the label or a term. A pod
+    // that neither holds the Lease nor led by the status is drift.
+    const auto demote = [&](const kube::pod& p) {
+        out.demote.push_back({.name = p.meta.name, .resource_version = p.meta.resource_version});
+        if (p.meta.name != holder && p.meta.name != s.status.leader) {
+            out.repairs.push_back(fmt::format("pod {} carried {} without holding lease {}; removed",
+                                              p.meta.name, labelled(p, spec) ? "the leader label" : "a term",
+                                              spec.lease_name));
         }
+    };
+    for (const auto& c : s.candidates) {
+        if (c.pod.meta.name != leader && marked(c.pod, spec)) demote(c.pod);
     }
     if (s.stray_holder && s.stray_holder->meta.name != leader && marked(*s.stray_holder, spec) &&
         find(s.stray_holder->meta.name) == nullptr) {
-        out.demote.push_back({.name = s.stray_holder->meta.name, .resource_version = s.stray_holder->meta.resource_version});
+        demote(*s.stray_holder);
     }
 
     // Step 2: the Lease.
-    const bool leader_eligible = acquire || (leading != nullptr && holder_state.state == pod_state::eligible);
+    const bool leader_eligible =
+        acquire || repair_lease || (leading != nullptr && holder_state.state == pod_state::eligible);
     const auto duration_seconds = static_cast<std::int32_t>(
         std::chrono::duration_cast<std::chrono::seconds>(spec.lease_duration).count());
-    if (acquire) {
+    if (acquire || repair_lease) {
         kube::lease l = s.lease.value_or(kube::lease{});
         l.meta.name = spec.lease_name;
         l.holder_identity = leader;
@@ -266,14 +373,16 @@ plan decide(const snapshot& s) {
     } else if (waiting_for_expiry) {
         out.requeue_after = std::max(milliseconds(1), spec.lease_duration - unrenewed);
     }
+    if (wait && !acquire) out.requeue_after = std::min(out.requeue_after.value_or(*wait), *wait);
 
     // Step 3: the leader carries the label and its term. A holder that is
     // confirmed gone is left alone.
     // A holder whose Lease term fell below what the group handed out (the
     // Lease was rewritten by someone else) is not stamped with that lower
     // term: it gets a new one as soon as it is eligible (TermRepaired).
-    const bool label_leader = leading != nullptr && (acquire || (holder_state.state != pod_state::confirmed_gone &&
-                                                                 term >= s.status.term));
+    const bool label_leader =
+        leading != nullptr && (acquire || repair_lease ||
+                               (holder_state.state != pod_state::confirmed_gone && term >= s.status.term));
     if (label_leader) {
         const std::string* t = term_of(leading->pod);
         if (!labelled(leading->pod, spec) || t == nullptr || *t != std::to_string(term)) {
@@ -293,8 +402,8 @@ plan decide(const snapshot& s) {
     st.candidates_total = static_cast<std::int32_t>(s.candidates.size());
     st.observed_generation = s.generation;
     if (acquire) {
-        out.change = transition{.from = holder == leader ? "" : holder, .to = leader, .term = term, .reason = reason,
-                                .message = message};
+        out.change = transition{.from = holder != leader ? holder : s.status.leader, .to = leader, .term = term,
+                                .reason = reason, .message = message};
     } else if (!leader.empty() && (s.status.leader != leader || term > s.status.term)) {
         // The Lease moved without this status saying so: a handover finished
         // by a restarted elector, or a Lease written by someone else.
@@ -304,6 +413,13 @@ plan decide(const snapshot& s) {
     if (out.change) {
         st.last_transition_time = s.now;
         st.last_transition_reason = out.change->reason;
+    } else if (out.promote && !repair_lease) {
+        const std::string* t = term_of(leading->pod);
+        out.repairs.push_back(fmt::format("leader {} was missing {}; restored with term {}", leader,
+                                          !labelled(leading->pod, spec) ? "the leader label"
+                                          : t == nullptr                ? "its term annotation"
+                                                                        : "its term (it had " + *t + ")",
+                                          term));
     }
 
     const std::int64_t g = s.generation;
@@ -312,16 +428,22 @@ plan decide(const snapshot& s) {
         elected.status = "True";
         elected.reason = "Elected";
         elected.message = fmt::format("pod {} leads with term {}", leader, term);
-    } else if (waiting_for_expiry && best != nullptr) {
-        elected.status = "False";
-        elected.reason = "WaitingForLeaseExpiry";
-        elected.message = fmt::format("leader {} may still be running ({}); pod {} takes over when its lease expires in {}",
-                                      holder, holder_state.detail, best->pod.meta.name,
-                                      seconds_text(spec.lease_duration - unrenewed));
     } else if (s.candidates.empty()) {
         elected.status = "False";
         elected.reason = "NoCandidates";
         elected.message = fmt::format("Deployment {} has no pods", spec.target.name);
+    } else if (spec.paused) {
+        elected.status = "False";
+        elected.reason = "Paused";
+        elected.message = holder.empty() ? std::string("no pod leads and handovers are paused (spec.paused)")
+                                         : fmt::format("leader {} is not eligible ({}) and handovers are paused (spec.paused)",
+                                                       holder, holder_state.detail);
+    } else if (waiting_for_expiry && successor != nullptr) {
+        elected.status = "False";
+        elected.reason = "WaitingForLeaseExpiry";
+        elected.message = fmt::format("leader {} may still be running ({}); pod {} takes over when its lease expires in {}",
+                                      holder, holder_state.detail, successor_name,
+                                      seconds_text(spec.lease_duration - unrenewed));
     } else {
         elected.status = "False";
         elected.reason = "NoEligibleCandidate";
@@ -341,6 +463,14 @@ plan decide(const snapshot& s) {
     set_condition(st.conditions,
                   {.type = std::string(conditions::invalid_spec), .status = "False", .observed_generation = g,
                    .reason = "SpecValid", .message = "the spec is valid"},
+                  s.now);
+    set_condition(st.conditions,
+                  spec.paused ? condition{.type = std::string(conditions::paused), .status = "True",
+                                          .observed_generation = g, .reason = "Paused",
+                                          .message = "elector starts no handover (spec.paused); drift is still repaired"}
+                              : condition{.type = std::string(conditions::paused), .status = "False",
+                                          .observed_generation = g, .reason = "NotPaused",
+                                          .message = "handovers follow the election rules"},
                   s.now);
     out.status = std::move(st);
     return out;

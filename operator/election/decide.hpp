@@ -88,6 +88,14 @@ struct snapshot {
     std::chrono::milliseconds holder_unhealthy_for{0};
     std::optional<std::int64_t> holder_restart_baseline;  // see assess()
     kube::time_point now;  // wall clock, for the times written
+    // The target Deployment's minReadySeconds: a pod of the current revision
+    // takes over from an old-revision leader (Rollout) only once it has been
+    // Ready this long (pod.ready_since + min_ready_seconds <= now).
+    std::int32_t min_ready_seconds = 0;
+    // Time since elector last handed over because of spec.preferredLeader
+    // (nullopt: not since it started). Another preference-driven handover
+    // waits until this reaches leaseDuration.
+    std::optional<std::chrono::milliseconds> since_preferred_handover;
 };
 
 struct pod_patch {
@@ -100,7 +108,11 @@ struct transition {
     std::string from;    // "" when there was no holder
     std::string to;
     std::int64_t term = 0;
-    std::string reason;  // Elected, LeaderDeleted, LeaderCrashed, LeaderNotReady, LeaseExpired, ...
+    // Elected; Leader<assessment reason> (LeaderDeleted, LeaderCrashed,
+    // LeaderTerminating, LeaderNotReady under Immediate, ...); LeaseExpired;
+    // Rollout; Preferred; LeaseEdited (the Lease was edited to name another
+    // eligible candidate: labels follow it); TermRepaired; LeaseChanged.
+    std::string reason;
     std::string message;
 };
 
@@ -126,9 +138,52 @@ struct plan {
     std::string leader;
     std::int64_t term = 0;
     pod_state holder_state = pod_state::eligible;
+    // Drift this plan repairs, one sentence each (for a DriftRepaired Event):
+    // the leader label on a pod that does not hold the Lease, a missing label
+    // or term on the holder, a Lease deleted or naming a non-candidate while
+    // the leader is still eligible. Empty for the ordinary steps of a handover.
+    std::vector<std::string> repairs;
+    // A preference-driven handover (reason Preferred) is in this plan.
+    bool preferred_handover = false;
 };
 
-// The whole election for one group; see the README's "Semantics".
+// The whole election for one group; see the README's "Semantics". In order:
+//  - No holder (no Lease, or holderIdentity empty), or a holder that is not a
+//    candidate and not status.leader (the Lease was edited), while the
+//    group's leader (status.leader if eligible, else the first eligible pod
+//    that carries the label) is eligible: that leader keeps leading. If it is
+//    known to hold status.term (it is status.leader, or its term annotation
+//    says so) and the Lease's term does not exceed status.term, in the same
+//    term: the Lease is rewritten for it with leaseTransitions =
+//    status.term - 1 (a repair, not a transition); else in a new term
+//    (TermRepaired; Elected for a labelled pod not on record, not when
+//    paused). With no such leader: Elected (successor; paused: nobody).
+//  - A holder that is status.leader but no longer a candidate (deleted, or
+//    no longer of the target): as a confirmed-gone holder (LeaderDeleted /
+//    LeaderNotCandidate).
+//  - An eligible holder stays. If the Lease names it with a term the group
+//    has already used: when status.leader is another pod, someone edited the
+//    Lease: LeaseEdited (a switchover to the named pod, new term); else
+//    TermRepaired (same pod, new term). Then, unless paused:
+//      Rollout: the holder is not of the current revision and a pod of the
+//        current revision has been Ready for min_ready_seconds: hand over to
+//        it (spec.preferredLeader first, if it qualifies). Not yet Ready long
+//        enough: requeue when it will be.
+//      Preferred: spec.preferredLeader names an eligible candidate that is
+//        not the holder, and is of the current revision unless the holder is
+//        not either: hand over to it, at most once per leaseDuration
+//        (since_preferred_handover), and during a rollout only once it has
+//        been Ready for min_ready_seconds; too soon: requeue when allowed.
+//  - A confirmed-gone holder: hand over at once; a possibly-alive one: at
+//    once under Immediate, else when the lease has expired. The successor is
+//    spec.preferredLeader if eligible, else the first by leads_before.
+//    Paused: no handover; the Lease is not renewed; the holder keeps its
+//    label.
+// Conditions: Ready and LeaderElected (True/Elected while an eligible pod
+// leads; else False with WaitingForLeaseExpiry, NoCandidates,
+// NoEligibleCandidate, or Paused when paused keeps a non-eligible holder or
+// no leader); InvalidSpec False/SpecValid; Paused True/Paused or
+// False/NotPaused.
 plan decide(const snapshot& s);
 
 // The status for a group whose spec is invalid or whose target is missing:

@@ -141,6 +141,15 @@ std::expected<election_group, std::string> election_group::from_json(const json&
         }
     }
 
+    s.preferred_leader = string_or(child(spec, "preferredLeader"), "");
+    if (const json* paused = child(spec, "paused"); paused != nullptr && !paused->is_null()) {
+        if (paused->is_boolean()) {
+            s.paused = paused->get<bool>();
+        } else {
+            g.spec_errors.push_back(fmt::format("spec.paused: {} is not true or false", paused->dump()));
+        }
+    }
+
     const json* status = child(&object, "status");
     auto& st = g.status;
     st.leader = string_or(child(status, "leader"), "");
@@ -207,6 +216,9 @@ std::vector<std::string> validate(const group_spec& s) {
     }
     if (!is_dns_subdomain(s.lease_name)) {
         problems.push_back(fmt::format("spec.leaseName: \"{}\" is not a valid Lease name", s.lease_name));
+    }
+    if (!s.preferred_leader.empty() && !is_dns_subdomain(s.preferred_leader)) {
+        problems.push_back(fmt::format("spec.preferredLeader: \"{}\" is not a valid pod name", s.preferred_leader));
     }
     return problems;
 }

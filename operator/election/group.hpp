@@ -30,6 +30,9 @@ inline constexpr std::string_view candidate_annotation = "elector.dev/candidate"
 inline constexpr std::string_view group_label = "elector.dev/group";          // on the Lease: the group's name
 inline constexpr std::string_view managed_by_label = "app.kubernetes.io/managed-by";
 inline constexpr std::string_view managed_by_value = "elector";
+// On every ElectionGroup elector runs: removes the label and term from the
+// group's pods and deletes its Lease before the group goes.
+inline constexpr std::string_view finalizer = "elector.dev/finalizer";
 
 enum class not_ready_policy { wait_for_lease_expiry, immediate };
 std::string_view to_string(not_ready_policy p);
@@ -49,6 +52,12 @@ struct group_spec {
     std::string leader_label_value = "leader";
     std::string lease_name;  // defaulted to the group's name by from_json
     not_ready_policy policy = not_ready_policy::wait_for_lease_expiry;
+    // Switchover: hand over to this pod whenever it is eligible and not the
+    // leader (at most once per leaseDuration). Empty: no preference.
+    std::string preferred_leader;
+    // Maintenance: elector starts no handover (failover, rollout, preference);
+    // an eligible holder is renewed, drift is repaired, the finalizer works.
+    bool paused = false;
 };
 
 // A metav1.Condition.
@@ -101,6 +110,7 @@ namespace conditions {
 inline constexpr std::string_view ready = "Ready";
 inline constexpr std::string_view leader_elected = "LeaderElected";
 inline constexpr std::string_view invalid_spec = "InvalidSpec";
+inline constexpr std::string_view paused = "Paused";
 }  // namespace conditions
 
 // The rules the CRD schema cannot check on Kubernetes 1.20 (and bounds it

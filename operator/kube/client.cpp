@@ -6,6 +6,11 @@ namespace elector::kube {
 
 namespace {
 
+// A request body. Strings that are not valid UTF-8 (from a pod's label, say)
+// are sent with U+FFFD rather than throwing: the API server answers with a
+// clear error if it minds.
+std::string body_text(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 std::string object_name(const json& object) {
     return object.contains("metadata") ? object["metadata"].value("name", "") : "";
 }
@@ -116,15 +121,15 @@ result<list_result> client::list_all(const resource& r, const std::string& ns, l
 
 result<json> client::create(const resource& r, const std::string& ns, const json& object,
                             const call_options& o) const {
-    return call("POST", r.path(ns), object.dump(), "application/json", o);
+    return call("POST", r.path(ns), body_text(object), "application/json", o);
 }
 
 result<json> client::update(const resource& r, const json& object, const call_options& o) const {
-    return call("PUT", r.path(object_namespace(object), object_name(object)), object.dump(), "application/json", o);
+    return call("PUT", r.path(object_namespace(object), object_name(object)), body_text(object), "application/json", o);
 }
 
 result<json> client::update_status(const resource& r, const json& object, const call_options& o) const {
-    return call("PUT", r.path(object_namespace(object), object_name(object), "status"), object.dump(),
+    return call("PUT", r.path(object_namespace(object), object_name(object), "status"), body_text(object),
                 "application/json", o);
 }
 
@@ -133,7 +138,7 @@ result<json> client::patch(const resource& r, const std::string& ns, const std::
     const char* content_type = type == patch_type::merge        ? "application/merge-patch+json"
                                : type == patch_type::json_patch ? "application/json-patch+json"
                                                                 : "application/strategic-merge-patch+json";
-    return call("PATCH", r.path(ns, name, subresource), patch.dump(), content_type, o);
+    return call("PATCH", r.path(ns, name, subresource), body_text(patch), content_type, o);
 }
 
 result<json> client::remove(const resource& r, const std::string& ns, const std::string& name,
@@ -145,7 +150,7 @@ result<json> client::remove(const resource& r, const std::string& ns, const std:
     }
     if (options.propagation_policy) body["propagationPolicy"] = *options.propagation_policy;
     if (options.grace_period_seconds) body["gracePeriodSeconds"] = *options.grace_period_seconds;
-    return call("DELETE", r.path(ns, name), body.dump(), "application/json", o);
+    return call("DELETE", r.path(ns, name), body_text(body), "application/json", o);
 }
 
 result<watch_event> decode_watch_event(std::string_view line) {

@@ -485,7 +485,7 @@ TEST_F(election_test, no_eligible_candidate_keeps_the_label_until_a_pod_is_ready
     EXPECT_TRUE(eventually(3s, [&] { return condition(group("solo"), "Ready") == "True"; }));
 }
 
-TEST_F(election_test, the_term_keeps_increasing_when_the_lease_is_deleted) {
+TEST_F(election_test, a_deleted_lease_is_restored_for_the_leader_in_its_term) {
     start_elector();
     create_group("fenced");
     std::string leader = wait_ready("fenced");
@@ -494,18 +494,20 @@ TEST_F(election_test, the_term_keeps_increasing_when_the_lease_is_deleted) {
     auto second = watch_->wait_for_leader("fenced", leader, 5s);
     ASSERT_TRUE(second.has_value());
     ASSERT_TRUE(eventually(3s, [&] { return status_of(group("fenced")).value("term", 0) == 2; }));
+    const std::string uid = lease("fenced")["metadata"].value("uid", "");
     auto deleted = env_->kubectl({"delete", "lease", "fenced", "-n", ns_});
     ASSERT_TRUE(deleted.ok()) << deleted.describe();
-    // elector writes a new Lease continuing from the group's term.
+    // elector writes a new Lease (another uid) for the same leader, in the
+    // same term: a repair, not a transition.
     ASSERT_TRUE(eventually(5s, [&] {
-        auto l = env_->kubectl({"get", "lease", "fenced", "-n", ns_, "-o", "jsonpath={.spec.leaseTransitions}"});
-        return l.ok() && l.out == "2";
+        auto l = env_->kubectl({"get", "lease", "fenced", "-n", ns_, "-o", "jsonpath={.metadata.uid}"});
+        return l.ok() && !l.out.empty() && l.out != uid;
     }));
-    EXPECT_TRUE(eventually(3s, [&] { return status_of(group("fenced")).value("term", 0) == 3; }));
-    EXPECT_TRUE(eventually(3s, [&] {
-        return pod(second->pod).value("metadata", json::object()).value("annotations", json::object()).value(
-                   "elector.dev/term", "") == "3";
-    }));
+    const json l = lease("fenced");
+    EXPECT_EQ(l["spec"].value("leaseTransitions", -1), 1);
+    EXPECT_EQ(l["spec"].value("holderIdentity", ""), second->pod);
+    EXPECT_EQ(status_of(group("fenced")).value("term", 0), 2);
+    EXPECT_EQ(pod(second->pod)["metadata"].value("annotations", json::object()).value("elector.dev/term", ""), "2");
     EXPECT_EQ(labelled(), std::set<std::string>{second->pod});
 }
 

@@ -798,9 +798,9 @@ TEST(election_decide_renewal, holder_with_old_restarts_but_no_baseline_stays) {
     EXPECT_EQ(p.leader, "a");
 }
 
-TEST(election_decide_renewal, holder_on_an_old_revision_stays) {
+TEST(election_decide_renewal, holder_on_an_old_revision_stays_while_no_pod_is_of_the_current_one) {
     snapshot s = steady();
-    find_cand(s, "a").current_revision = false;
+    for (auto& c : s.candidates) c.current_revision = false;
     const plan p = decide(s);
     expect_no_transition(p);
     EXPECT_EQ(p.leader, "a");
@@ -1337,21 +1337,22 @@ TEST(election_decide_term, continues_after_the_lease_was_deleted) {
 }
 
 TEST(election_decide_term, lease_deleted_while_the_leader_is_fine) {
-    // Somebody deleted the Lease; the labelled leader a (term 7) is eligible.
+    // Somebody deleted the Lease; the labelled leader a (term 7) is eligible:
+    // the Lease is recreated for it in the same term, without a transition.
     snapshot s = make_snapshot({cand(leader(make_pod("a", 3600s), 7)), cand(make_pod("b", 1800s))});
     led_by(s, "a", 7);
     const plan p = decide(s);
     SCOPED_TRACE(describe(p));
     ASSERT_TRUE(p.lease.has_value());
     EXPECT_TRUE(p.create_lease);
-    EXPECT_GE(p.term, 8);  // a new acquisition: strictly increasing
-    EXPECT_EQ(p.lease->lease_transitions, p.term - 1);
-    ASSERT_TRUE(p.promote.has_value());
-    EXPECT_EQ(p.promote->term, p.term);
-    EXPECT_EQ(p.promote->name, p.leader);
-    if (p.leader != "a") {
-        EXPECT_EQ(demoted(p), (std::vector<std::string>{"a"}));
-    }
+    EXPECT_EQ(p.leader, "a");
+    EXPECT_EQ(p.term, 7);
+    EXPECT_EQ(p.lease->holder_identity, "a");
+    EXPECT_EQ(p.lease->lease_transitions, 6);
+    EXPECT_FALSE(p.promote.has_value());
+    EXPECT_FALSE(p.change.has_value());
+    EXPECT_TRUE(p.demote.empty());
+    EXPECT_FALSE(p.repairs.empty());
 }
 
 TEST(election_decide_term, status_ahead_of_the_lease_is_reported_at_most_once) {
@@ -1880,6 +1881,20 @@ TEST(election_decide_property, plans_follow_the_contract) {
 
         // A promote that only repairs the holder's label or term.
         const bool repair_only = !p.promote || (p.promote->name == j.holder && p.promote->term == j.lease_term);
+        if (j.holder_state == pod_state::eligible && !j.holder_c->current_revision &&
+            std::any_of(j.eligible.begin(), j.eligible.end(), [](const candidate* c) { return c->current_revision; })) {
+            // Rollout (minReadySeconds 0): to an eligible pod of the current revision.
+            const bool to_current = std::any_of(j.eligible.begin(), j.eligible.end(), [&](const candidate* c) {
+                return c->current_revision && c->pod.meta.name == p.leader;
+            });
+            if (p.change && p.change->reason == "Rollout") {
+                check(to_current, "eligible holder of an old revision: Rollout to an eligible current pod");
+            } else {
+                check(p.leader == j.holder && p.change && (p.change->reason == "TermRepaired" || p.change->reason == "LeaseEdited"),
+                      "eligible holder of an old revision: Rollout unless the Lease term is repaired first");
+            }
+            continue;
+        }
         if (j.holder_state == pod_state::eligible) {
             ++stable;
             check(repair_only, "eligible holder: a promote only repairs the holder");
@@ -1929,24 +1944,40 @@ TEST(election_decide_property, plans_follow_the_contract) {
                            : j.holder_state == pod_state::confirmed_gone ? "confirmed-gone holder: hand over"
                            : j.holder.empty()                         ? "no holder: elect"
                                                                       : "holder not a candidate: hand over";
-        // With no holder, an eligible pod that already carries the label leads
-        // on (the first such in order), else the status's leader if eligible.
+        // With no holder, or a holder that is neither a candidate nor the
+        // status's leader (an edited Lease), the group's leader leads on if
+        // eligible: the status's leader, else (none on record) the first
+        // eligible labelled pod in order. With a term on record that the
+        // Lease does not exceed, in the same term (a repair).
         const candidate* incumbent = nullptr;
-        if (j.holder.empty()) {
+        if (j.holder.empty() || (j.holder_c == nullptr && j.holder != s.status.leader)) {
             auto in_order = j.eligible;
             std::sort(in_order.begin(), in_order.end(),
                       [](const candidate* a, const candidate* b) { return leads_before(*a, *b); });
             for (const candidate* c : in_order) {
+                if (c->pod.meta.name == s.status.leader) incumbent = c;
+            }
+            for (const candidate* c : in_order) {
                 const std::string* label = kube::find_label(c->pod.meta.labels, s.spec.leader_label_key);
-                if (label != nullptr && *label == s.spec.leader_label_value) {
-                    incumbent = c;
-                    break;
-                }
+                if (incumbent == nullptr && label != nullptr && *label == s.spec.leader_label_value) incumbent = c;
             }
         }
+        (void)status_leader_eligible;
+        const std::string* incumbent_term =
+            incumbent != nullptr ? kube::find_label(incumbent->pod.meta.annotations, term_annotation) : nullptr;
+        const bool holds_term = incumbent != nullptr && (incumbent->pod.meta.name == s.status.leader ||
+                                                         (incumbent_term != nullptr &&
+                                                          *incumbent_term == std::to_string(s.status.term)));
+        if (holds_term && s.status.term > 0 && j.lease_term <= s.status.term) {
+            check(p.leader == incumbent->pod.meta.name && p.term == s.status.term,
+                  std::string(rule) + ": the eligible incumbent leads on in its term");
+            check(p.lease && !p.renewal && p.lease->lease_transitions == s.status.term - 1 && !p.repairs.empty(),
+                  std::string(rule) + ": the Lease is repaired for the incumbent");
+            continue;
+        }
         const std::string expected = incumbent != nullptr ? incumbent->pod.meta.name : best->pod.meta.name;
-        check(p.leader == expected || (incumbent == nullptr && status_leader_eligible && p.leader == s.status.leader),
-              std::string(rule) + " to the first eligible pod in order (an eligible labelled pod first, without a holder)");
+        check(p.leader == expected,
+              std::string(rule) + " to the first eligible pod in order (the eligible incumbent first)");
         check(p.term == new_term, std::string(rule) + " in term max(lease, status) + 1");
         check(p.lease && !p.renewal, std::string(rule) + " with a Lease write (not a renewal)");
         // No promote needed when the new leader already carries the label and the new term.
@@ -2046,13 +2077,19 @@ void check_fixed_point(bool status_ahead, std::uint32_t seed) {
         const auto example = [&] {
             return "case " + std::to_string(i) + ": " + w.trace + "\n  plan: " + describe(p) + "\n  then: " + describe(q);
         };
+        // A leader kept (or elected) on an old revision is handed to the
+        // current revision next: a new rule firing, not an unfinished plan.
+        if (q.change && q.change->reason == "Rollout") continue;
         v.check(q.demote.empty(), prefix + "carried-out plan: no further demote", example);
         v.check(!q.promote, prefix + "carried-out plan: no further promote", example);
         v.check(!q.change, prefix + "carried-out plan: no further transition reported", example);
         v.check(q.leader == p.leader && q.term == p.term, prefix + "carried-out plan: same leader and term", example);
         if (status_ahead && p.promote) {
-            v.check(p.promote->term > w.s.status.term, prefix + "a promote never stamps a term at or below status.term",
-                    example);
+            // Except the status's own leader restored in its own term (the
+            // Lease named a pod that is not a candidate).
+            const bool restored = p.promote->name == w.s.status.leader && p.promote->term == w.s.status.term;
+            v.check(p.promote->term > w.s.status.term || restored,
+                    prefix + "a promote never stamps a term at or below status.term (but the leader's own)", example);
         }
     }
     v.report();
