@@ -504,7 +504,8 @@ bool election_controller::reconcile(const std::string& key) {
         if (auto parsed = election_group::from_json(*done)) {
             c.group_writes.put(key, std::make_shared<const election_group>(std::move(*parsed)), clock_.now());
         }
-        return reconcile(key);  // on the version just written
+        enqueue(key, true);  // again, on the version just written
+        return true;
     }
 
     auto problems = g.spec_errors;

@@ -173,8 +173,9 @@ TEST_F(crd_test, an_election_group_with_only_a_target_name_gets_every_default) {
                     {"renewDeadline", "10s"},
                     {"retryPeriod", "2s"},
                     {"leaderLabel", {{"key", "role"}, {"value", "leader"}}},
-                    {"notReadyPolicy", "WaitForLeaseExpiry"}}))
-        << spec.dump();  // and no leaseName: elector, not the schema, defaults it
+                    {"notReadyPolicy", "WaitForLeaseExpiry"},
+                    {"paused", false}}))
+        << spec.dump();  // and no leaseName or preferredLeader: elector, not the schema, defaults the name
 
     // A leaderLabel given in part gets the rest.
     create("partial-label", "  targetRef: {name: web}\n  leaderLabel: {value: primary}");
@@ -211,9 +212,11 @@ TEST_F(crd_test, get_prints_the_columns_and_the_status_fills_them) {
     rows = table(r.out);
     ASSERT_EQ(rows.size(), 2u) << r.out;
     EXPECT_EQ(rows[0], (std::vector<std::string>{"NAME", "TARGET", "LEADER", "TERM", "READY", "AGE", "LEASE",
-                                                 "POLICY", "REASON"}))
+                                                 "POLICY", "REASON", "PAUSED", "PREFERRED"}))
         << r.out;
-    EXPECT_EQ(rows[1].back(), "WaitForLeaseExpiry") << r.out;
+    ASSERT_GE(rows[1].size(), 2u) << r.out;
+    EXPECT_EQ(rows[1][rows[1].size() - 2], "WaitForLeaseExpiry") << r.out;
+    EXPECT_EQ(rows[1].back(), "false") << "spec.paused defaults to false\n" << r.out;
 
     write_status("columns", sample_status());
 
@@ -230,9 +233,9 @@ TEST_F(crd_test, get_prints_the_columns_and_the_status_fills_them) {
     ASSERT_TRUE(r.ok()) << r.describe();
     rows = table(r.out);
     ASSERT_EQ(rows.size(), 2u) << r.out;
-    ASSERT_EQ(rows[1].size(), 9u) << r.out;
+    ASSERT_EQ(rows[1].size(), 10u) << r.out;
     EXPECT_EQ((std::vector<std::string>(rows[1].begin() + 6, rows[1].end())),
-              (std::vector<std::string>{"columns-lease", "WaitForLeaseExpiry", "LeaseExpired"}))
+              (std::vector<std::string>{"columns-lease", "WaitForLeaseExpiry", "LeaseExpired", "false"}))
         << r.out;
 
     // The category lists it too; `kubectl get all` does not.
@@ -258,6 +261,8 @@ TEST_F(crd_test, the_schema_refuses_invalid_specs_and_names_the_field) {
         {"an unknown policy", "  targetRef: {name: web}\n  notReadyPolicy: Sometimes", "spec.notReadyPolicy"},
         {"a StatefulSet target", "  targetRef: {name: web, kind: StatefulSet}", "spec.targetRef.kind"},
         {"a target in another group", "  targetRef: {name: web, apiVersion: apps/v1beta1}", "spec.targetRef.apiVersion"},
+        {"paused as a word", "  targetRef: {name: web}\n  paused: \"yes\"", "spec.paused"},
+        {"a preferred leader as a number", "  targetRef: {name: web}\n  preferredLeader: 7", "spec.preferredLeader"},
     };
     for (const auto& c : cases) {
         // As a user runs it (kubectl validates against the published schema

@@ -1,5 +1,7 @@
 #include "election/group.hpp"
 
+#include "decide_support.hpp"
+
 #include <algorithm>
 #include <functional>
 #include <random>
@@ -15,11 +17,7 @@ namespace {
 using namespace std::chrono_literals;
 using std::chrono::milliseconds;
 
-kube::time_point at(const char* text) {
-    auto t = kube::parse_time(text);
-    if (!t) throw std::invalid_argument(text);
-    return *t;
-}
+using test_support::at;
 
 bool any_contains(const std::vector<std::string>& lines, std::string_view needle) {
     return std::any_of(lines.begin(), lines.end(),
