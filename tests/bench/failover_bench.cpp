@@ -9,11 +9,15 @@
 //   deletion  DELETE of the leader pod (graceful); ack = the DELETE's answer
 //   crash     the node simulator crashes the leader's container (status
 //             write: CrashLoopBackOff, Ready=False); ack = that write's answer
+//   rollout   a change of the pod template (RollingUpdate, maxSurge 1,
+//             maxUnavailable 0): the longest interval without a Ready,
+//             labelled, not terminating pod (leader_watch's ready gap) and
+//             the Lease transitions per rollout (must be exactly 1)
 // It also counts elector's writes per group while nothing happens, and
 // checks that no two pods were ever labelled leader at once (exit 1 if so).
 //
-//   build/bench/tests/failover_bench [--deletions N] [--crashes N] [--elector PATH]
-//       [--stable-seconds S] [--backoff S] [--save-log PATH] [--csv PATH]
+//   build/bench/tests/failover_bench [--deletions N] [--crashes N] [--rollouts N]
+//       [--elector PATH] [--stable-seconds S] [--backoff S] [--save-log PATH] [--csv PATH]
 #include <signal.h>
 
 #include <algorithm>
@@ -54,6 +58,7 @@ constexpr int replicas = 3;
 struct options {
     int deletions = 50;
     int crashes = 50;
+    int rollouts = 0;
     std::string elector;
     double stable_seconds = 30;
     double backoff = 0.5;
@@ -63,7 +68,7 @@ struct options {
 
 [[noreturn]] void usage(const std::string& problem) {
     fmt::print(stderr,
-               "failover_bench: {}\nusage: failover_bench [--deletions N] [--crashes N] [--elector PATH] "
+               "failover_bench: {}\nusage: failover_bench [--deletions N] [--crashes N] [--rollouts N] [--elector PATH] "
                "[--stable-seconds S] [--backoff S] [--save-log PATH] [--csv PATH]\n",
                problem);
     std::exit(2);
@@ -93,6 +98,8 @@ options parse(int argc, char** argv) {
                 o.deletions = std::stoi(value);
             } else if (a == "--crashes") {
                 o.crashes = std::stoi(value);
+            } else if (a == "--rollouts") {
+                o.rollouts = std::stoi(value);
             } else if (a == "--elector") {
                 o.elector = value;
             } else if (a == "--stable-seconds") {
@@ -110,7 +117,7 @@ options parse(int argc, char** argv) {
             usage("bad value for " + a + ": " + value);
         }
     }
-    if (o.deletions < 0 || o.crashes < 0) usage("counts must not be negative");
+    if (o.deletions < 0 || o.crashes < 0 || o.rollouts < 0) usage("counts must not be negative");
     return o;
 }
 
@@ -557,6 +564,54 @@ int bench(const options& o) {
                        rr.changed > 0 ? (rr.changed - rr.ack) * 1000 : -1.0, rr.note);
         }
     }
+    // Rollouts: each changes the pod template and waits for the rollout.
+    int bad_rollouts = 0;
+    if (o.rollouts > 0) {
+        std::vector<double> gaps;
+        std::map<std::int64_t, int> transitions_per_rollout;
+        const auto transitions = [&] {
+            auto l = c.get(kube::resources::leases, ns, group);
+            return l ? l->value("spec", json::object()).value("leaseTransitions", std::int64_t{-1}) : -1;
+        };
+        for (int i = 1; i <= o.rollouts; ++i) {
+            if (!testing::eventually(90s, [&] { return (last = check_steady(c, watch)).ok; }, 50ms)) {
+                fmt::print("rollout {}: not steady within 90 s: {}\n", i, last.why);
+                ++bad_rollouts;
+                continue;
+            }
+            std::this_thread::sleep_for(200ms);
+            const auto before = transitions();
+            watch.reset_ready_gap(group);
+            auto patched = c.patch(kube::resources::deployments, ns, group, kube::patch_type::merge,
+                                   {{"spec", {{"template", {{"metadata", {{"annotations", {{"bench/rollout", std::to_string(i)}}}}}}}}}});
+            if (!patched) throw std::runtime_error("patch the Deployment: " + patched.error().to_string());
+            auto done = env.kubectl({"rollout", "status", "deployment/" + group, "-n", ns, "--timeout=120s"});
+            if (!done.ok()) {
+                fmt::print("rollout {}: {}\n", i, done.describe());
+                ++bad_rollouts;
+                continue;
+            }
+            testing::eventually(30s, [&] { return (last = check_steady(c, watch)).ok; }, 50ms);
+            const auto moved = transitions() - before;
+            const double gap = watch.longest_ready_gap(group).count() * 1000;
+            gaps.push_back(gap);
+            transitions_per_rollout[moved]++;
+            if (moved != 1) ++bad_rollouts;
+            if (i % 5 == 0) {
+                fmt::print("  {} rollouts done\n", i);
+                std::fflush(stdout);
+            }
+        }
+        fmt::print("\nrolling update (maxSurge 1, maxUnavailable 0): longest interval without a Ready labelled pod (ms)\n");
+        fmt::print("{:<38} {:>5} {:>9} {:>9} {:>9} {:>9} {:>9}\n", "", "count", "p50", "p95", "p99", "max", "min");
+        print_row("rollout: longest ready-leader gap", summarize(gaps));
+        std::vector<std::string> per;
+        for (const auto& [moved, count] : transitions_per_rollout) {
+            per.push_back(fmt::format("{} rollouts with {} transition{}", count, moved, moved == 1 ? "" : "s"));
+        }
+        fmt::print("Lease transitions: {}; target: exactly 1 per rollout, gap p99 <= 100 ms\n", fmt::join(per, ", "));
+    }
+
     fmt::print("pod watch: {} events, {} lists; load average now {}\n", watch.events(), watch.lists(), load_average());
 
     elector.signal(SIGTERM);
@@ -570,7 +625,7 @@ int bench(const options& o) {
         return 1;
     }
     fmt::print("no state with two pods labelled role=leader\n");
-    return missed > 0 ? 1 : 0;
+    return missed > 0 || bad_rollouts > 0 ? 1 : 0;
 }
 
 }  // namespace

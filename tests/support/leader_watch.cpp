@@ -1,5 +1,6 @@
 #include "leader_watch.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <utility>
 
@@ -37,6 +38,18 @@ void pause(std::stop_token stop, std::chrono::milliseconds d) {
     while (!stop.stop_requested() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
 }
 
+// Whether the pod's Ready condition is True.
+bool pod_ready(const json& pod) {
+    auto status = pod.find("status");
+    if (status == pod.end() || !status->is_object()) return false;
+    auto conditions = status->find("conditions");
+    if (conditions == status->end() || !conditions->is_array()) return false;
+    for (const auto& c : *conditions) {
+        if (c.is_object() && string_at(c, "type") == "Ready") return string_at(c, "status") == "True";
+    }
+    return false;
+}
+
 }  // namespace
 
 leader_watch::leader_watch(const std::string& kubeconfig, std::string ns, std::string label_key,
@@ -60,8 +73,9 @@ leader_watch::~leader_watch() {
     if (thread_.joinable()) thread_.join();
 }
 
-leader_watch::pod_state leader_watch::read_pod(const json& meta, const pod_state* before, double mono,
+leader_watch::pod_state leader_watch::read_pod(const json& pod, const pod_state* before, double mono,
                                                const std::string& rv) const {
+    const json& meta = member(pod, "metadata");
     pod_state s;
     s.uid = string_at(meta, "uid");
     const json& labels = member(meta, "labels");
@@ -69,6 +83,7 @@ leader_watch::pod_state leader_watch::read_pod(const json& meta, const pod_state
     s.term = string_at(member(meta, "annotations"), term_annotation);
     s.labelled = !s.group.empty() && labels.contains(label_key_) && string_at(labels, label_key_.c_str()) == label_value_;
     if (!s.labelled) return s;
+    s.ready_leader = pod_ready(pod) && !meta.contains("deletionTimestamp");
     // A pod labelled before and still (same uid) keeps when the label was first seen.
     if (before != nullptr && before->labelled && before->uid == s.uid) {
         s.labelled_at = before->labelled_at;
@@ -89,6 +104,7 @@ std::string leader_watch::relist() {
         auto before = std::move(pods_);
         pods_.clear();
         labelled_.clear();
+        ready_leaders_.clear();
         // The list is one state: every pod as of its resourceVersion. Pods
         // that were labelled before and still are keep when the label was
         // first seen.
@@ -98,12 +114,16 @@ std::string leader_watch::relist() {
             const json& meta = member(item, "metadata");
             const std::string name = string_at(meta, "name");
             auto old = before.find(name);
-            pod_state s = read_pod(meta, old == before.end() ? nullptr : &old->second, mono, listed->resource_version);
+            pod_state s = read_pod(item, old == before.end() ? nullptr : &old->second, mono, listed->resource_version);
             if (s.labelled) labelled_[s.group].insert(name);
+            if (s.ready_leader) ready_leaders_[s.group].insert(name);
             groups.insert(s.group);
             pods_[name] = std::move(s);
         }
-        for (const auto& g : groups) check(g, listed->resource_version);
+        for (const auto& g : groups) {
+            check(g, listed->resource_version);
+            track_ready(g, mono);
+        }
         ++lists_;
         resource_version_ = listed->resource_version;
     }
@@ -124,18 +144,41 @@ void leader_watch::apply(const json& pod, bool deleted, double mono) {
         previous = old->second;
         old_group = previous.group;
         if (previous.labelled) labelled_[previous.group].erase(name);
+        if (previous.ready_leader) ready_leaders_[previous.group].erase(name);
         if (deleted) pods_.erase(old);
     }
     if (deleted) {
-        if (had) check(old_group, rv);
+        if (had) {
+            check(old_group, rv);
+            track_ready(old_group, mono);
+        }
         return;
     }
-    pod_state s = read_pod(meta, had ? &previous : nullptr, mono, rv);
+    pod_state s = read_pod(pod, had ? &previous : nullptr, mono, rv);
     if (s.labelled) labelled_[s.group].insert(name);
+    if (s.ready_leader) ready_leaders_[s.group].insert(name);
     const std::string group = s.group;
     pods_[name] = std::move(s);
-    if (had && old_group != group) check(old_group, rv);
+    if (had && old_group != group) {
+        check(old_group, rv);
+        track_ready(old_group, mono);
+    }
     check(group, rv);
+    track_ready(group, mono);
+}
+
+void leader_watch::track_ready(const std::string& group, double mono) {
+    if (group.empty()) return;
+    auto& g = gaps_[group];
+    auto it = ready_leaders_.find(group);
+    const bool has = it != ready_leaders_.end() && !it->second.empty();
+    if (has) {
+        if (g.open) g.longest = std::max(g.longest, mono - *g.open);
+        g.open.reset();
+        g.seen = true;
+    } else if (g.seen && !g.open) {
+        g.open = mono;
+    }
 }
 
 void leader_watch::check(const std::string& group, const std::string& rv) {
@@ -237,6 +280,23 @@ std::size_t leader_watch::events() const {
 std::size_t leader_watch::lists() const {
     std::lock_guard lock(mutex_);
     return lists_;
+}
+
+std::chrono::duration<double> leader_watch::longest_ready_gap(const std::string& group) const {
+    const double now = monotonic_now();
+    std::lock_guard lock(mutex_);
+    auto it = gaps_.find(group);
+    if (it == gaps_.end()) return std::chrono::duration<double>(0);
+    const auto& g = it->second;
+    return std::chrono::duration<double>(std::max(g.longest, g.open ? now - *g.open : 0.0));
+}
+
+void leader_watch::reset_ready_gap(const std::string& group) {
+    const double now = monotonic_now();
+    std::lock_guard lock(mutex_);
+    auto& g = gaps_[group];
+    g.longest = 0;
+    if (g.open) g.open = now;
 }
 
 }  // namespace elector::testing

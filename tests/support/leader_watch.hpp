@@ -34,6 +34,11 @@ struct leader_observation {
 // `group_label` label; pods without it are ignored. Any state in which two
 // pods of one group carry the label at once is a violation.
 //
+// It also tracks, per group, its "ready leaders": labelled pods that are
+// Ready (condition Ready=True) and not terminating (no deletionTimestamp),
+// and the longest interval during which a group had none after it first had
+// one, timed by event arrival (CLOCK_MONOTONIC).
+//
 // The constructor lists the namespace (throws if it cannot) before it
 // returns; the destructor stops the watch thread.
 class leader_watch {
@@ -58,6 +63,13 @@ public:
     [[nodiscard]] std::size_t events() const;
     // Times the namespace was listed (1 after construction; more after 410 Gone).
     [[nodiscard]] std::size_t lists() const;
+    // The longest interval, after the group first had a ready leader, during
+    // which it had none (an interval still open counts up to now); only
+    // intervals since the last reset_ready_gap() count. Zero for a group
+    // never seen with a ready leader.
+    [[nodiscard]] std::chrono::duration<double> longest_ready_gap(const std::string& group) const;
+    // Forgets the group's gaps so far; a gap open now counts from now on.
+    void reset_ready_gap(const std::string& group);
 
 private:
     struct pod_state {
@@ -65,17 +77,25 @@ private:
         std::string group;
         std::string term;
         bool labelled = false;
+        bool ready_leader = false;    // labelled, Ready=True and no deletionTimestamp
         double labelled_at = 0;       // when the label was first seen on this uid
         std::string labelled_rv;
     };
+    // Per group: when it had no ready leader, as event arrival times.
+    struct ready_gaps {
+        bool seen = false;            // it has had a ready leader
+        std::optional<double> open;   // since when it has had none (after `seen`)
+        double longest = 0;           // longest closed gap
+    };
 
-    // A pod's state from its metadata; `before` is what was known of it.
-    pod_state read_pod(const nlohmann::json& meta, const pod_state* before, double mono, const std::string& rv) const;
+    // A pod's state from the pod object; `before` is what was known of it.
+    pod_state read_pod(const nlohmann::json& pod, const pod_state* before, double mono, const std::string& rv) const;
     std::string relist();  // returns the list's resourceVersion; throws on failure
     void run(std::stop_token stop);
     // Both with mutex_ held.
     void apply(const nlohmann::json& pod, bool deleted, double mono);
     void check(const std::string& group, const std::string& rv);
+    void track_ready(const std::string& group, double mono);
 
     std::string ns_;
     std::string label_key_;
@@ -88,6 +108,8 @@ private:
     std::map<std::string, pod_state> pods_;                     // by pod name
     std::map<std::string, std::set<std::string>> labelled_;      // group -> labelled pod names
     std::map<std::string, std::set<std::string>> reported_;      // group -> last violating set reported
+    std::map<std::string, std::set<std::string>> ready_leaders_;  // group -> labelled Ready live pods
+    std::map<std::string, ready_gaps> gaps_;                      // by group
     std::vector<std::string> violations_;
     std::size_t events_ = 0;
     std::size_t lists_ = 0;
