@@ -10,9 +10,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#include <atomic>
 #include <chrono>
-#include <memory>
 #include <set>
 #include <thread>
 
@@ -21,7 +19,7 @@
 #include <httplib.h>
 
 #include "control_plane.hpp"
-#include "leader_watch.hpp"
+#include "election_fixture.hpp"
 #include "leadership.hpp"
 
 namespace elector::testing {
@@ -30,69 +28,23 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-struct group_options {
-    int replicas = 3;
-    std::string lease_duration = "3s";
-    std::string renew_deadline = "2s";
-    std::string retry_period = "1s";
-    std::string policy = "WaitForLeaseExpiry";
-};
-
-class election_test : public ::testing::Test {
+class election_test : public election_fixture {
 protected:
+    election_test()
+        : election_fixture({.ns_prefix = "election",
+                            .group_defaults = {.lease_duration = "3s",
+                                               .renew_deadline = "2s",
+                                               .retry_period = "1s",
+                                               .policy = "WaitForLeaseExpiry"},
+                            .leader_service = true,
+                            .ready_timeout = 20s}) {}
+
     static void SetUpTestSuite() {
         auto version = run({elector_binary(), "--version"});
         hooks_ = version.out.find("test hooks") != std::string::npos;
-        env_ = std::make_unique<control_plane>(control_plane_options{.nodes = 3, .pod_grace_seconds = 0.5});
-        auto applied = env_->kubectl({"apply", "-f", source_dir() + "/crds/elector.dev_electiongroups.yaml"});
-        ASSERT_TRUE(applied.ok()) << applied.describe();
-        auto established =
-            env_->kubectl({"wait", "--for=condition=established", "--timeout=30s", "crd/electiongroups.elector.dev"});
-        ASSERT_TRUE(established.ok()) << established.describe();
-    }
-    static void TearDownTestSuite() { env_.reset(); }
-
-    void SetUp() override {
-        static std::atomic<int> counter{0};
-        ns_ = fmt::format("election-{}", ++counter);
-        env_->apply(fmt::format("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {}}}\n", ns_));
-        watch_ = std::make_unique<leader_watch>(env_->kubeconfig(), ns_);
+        election_fixture::SetUpTestSuite();
     }
 
-    void TearDown() override {
-        if (elector_) stop_elector();
-        if (watch_) {
-            auto violations = watch_->violations();
-            EXPECT_TRUE(violations.empty()) << "two pods labelled at once: " << fmt::format("{}", fmt::join(violations, "; "));
-            watch_.reset();
-        }
-        if (HasFailure()) {
-            fmt::print(stderr, "--- elector log ({}):\n{}\n", log_, run({"tail", "-n", "60", log_}).out);
-            fmt::print(stderr, "--- pods:\n{}\n", env_->kubectl({"get", "pods", "-n", ns_, "-L", "role", "-o", "wide"}).out);
-        }
-        env_->kubectl({"delete", "namespace", ns_, "--wait=false"});
-    }
-
-    void start_elector(const std::vector<std::string>& extra_env = {}, std::vector<std::string> extra_args = {}) {
-        log_ = fmt::format("{}/elector-{}-{}.log", env_->dir(), ns_, ++starts_);
-        std::vector<std::string> argv{elector_binary(), "--kubeconfig", env_->kubeconfig(),
-                                      "--leader-api-bind-address=127.0.0.1:0", "--metrics-bind-address=0",
-                                      "--health-probe-bind-address=0"};
-        argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-        elector_ = std::make_unique<child_process>(argv, log_, log_, extra_env);
-    }
-    // SIGTERM, and the exit status.
-    int stop_elector() {
-        elector_->signal(SIGTERM);
-        auto status = elector_->wait(10s);
-        elector_.reset();
-        return status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
-    }
-    void kill_elector() {
-        elector_->signal(SIGKILL);
-        elector_->wait(5s);
-        elector_.reset();
-    }
     // The leader API's port, from elector's log.
     int leader_api_port() {
         int port = 0;
@@ -106,66 +58,6 @@ protected:
         }, 20ms);
         return port;
     }
-
-    // A Deployment whose pods carry app=NAME (the group label leader_watch uses).
-    static std::string deployment_manifest(const std::string& name, const std::string& ns, int replicas) {
-        return fmt::format(R"(apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {0}, namespace: {1}}}
-spec:
-  replicas: {2}
-  selector: {{matchLabels: {{app: {0}}}}}
-  template:
-    metadata: {{labels: {{app: {0}}}}}
-    spec:
-      containers: [{{name: app, image: registry.invalid/app:1}}]
-)",
-                           name, ns, replicas);
-    }
-
-    void create_group(const std::string& name, const group_options& o = {}) {
-        env_->apply(deployment_manifest(name, ns_, o.replicas) + fmt::format(R"(---
-apiVersion: v1
-kind: Service
-metadata: {{name: {0}, namespace: {1}}}
-spec:
-  selector: {{app: {0}, role: leader}}
-  ports: [{{port: 80}}]
----
-apiVersion: elector.dev/v1alpha1
-kind: ElectionGroup
-metadata: {{name: {0}, namespace: {1}}}
-spec:
-  targetRef: {{name: {0}}}
-  leaseDuration: {2}
-  renewDeadline: {3}
-  retryPeriod: {4}
-  notReadyPolicy: {5}
-)",
-                                name, ns_, o.lease_duration, o.renew_deadline, o.retry_period, o.policy));
-    }
-
-    json group(const std::string& name) const { return env_->get_json({"get", "eg", name, "-n", ns_}); }
-    json lease(const std::string& name) const { return env_->get_json({"get", "lease", name, "-n", ns_}); }
-    json pod(const std::string& name) const { return env_->get_json({"get", "pod", name, "-n", ns_}); }
-    // A condition's field, "" if there is none yet.
-    static std::string condition(const json& g, const std::string& type, const std::string& field = "status") {
-        const auto conditions = g.value("status", json::object()).value("conditions", json::array());
-        for (const auto& c : conditions) {
-            if (c.value("type", "") == type && c.contains(field) && c[field].is_string()) return c[field];
-        }
-        return "";
-    }
-    static json status_of(const json& g) { return g.value("status", json::object()); }
-    // Pods labelled role=leader, by kubectl.
-    std::set<std::string> labelled() const {
-        std::set<std::string> out;
-        const json pods = env_->get_json({"get", "pods", "-n", ns_, "-l", "role=leader"});
-        for (const auto& p : pods["items"]) {
-            out.insert(p["metadata"]["name"].get<std::string>());
-        }
-        return out;
-    }
     std::set<std::string> endpoints(const std::string& service) const {
         std::set<std::string> out;
         auto e = env_->get_json({"get", "endpoints", service, "-n", ns_});
@@ -174,29 +66,8 @@ spec:
         }
         return out;
     }
-    // Waits until the group has `ready` eligible candidates and a leader; returns the leader.
-    std::string wait_ready(const std::string& name, int ready = 3, std::chrono::milliseconds timeout = 20s) {
-        std::string leader;
-        eventually(timeout, [&] {
-            auto g = group(name);
-            if (status_of(g).value("candidates", json::object()).value("ready", 0) != ready) return false;
-            if (condition(g, "Ready") != "True") return false;
-            leader = status_of(g).value("leader", "");
-            return !leader.empty() && labelled() == std::set<std::string>{leader};
-        });
-        return leader;
-    }
-    std::int64_t transitions(const std::string& lease_name) const {
-        return lease(lease_name)["spec"].value("leaseTransitions", std::int64_t{-1});
-    }
 
-    static inline std::unique_ptr<control_plane> env_;
     static inline bool hooks_ = false;
-    std::string ns_;
-    std::string log_;
-    int starts_ = 0;
-    std::unique_ptr<child_process> elector_;
-    std::unique_ptr<leader_watch> watch_;
 };
 
 TEST_F(election_test, elects_one_leader_that_status_lease_service_and_leader_api_agree_on) {
@@ -540,7 +411,7 @@ TEST_F(election_test, system_namespaces_are_ignored_unless_named_and_namespace_r
     // The same workload in kube-public, a system namespace.
     const std::string system_ns = "kube-public";
     const std::string system_group = ns_ + "-sys";
-    env_->apply(deployment_manifest(system_group, system_ns, 1) + fmt::format(R"(---
+    env_->apply(deployment_manifest(system_group, {.ns = system_ns, .replicas = 1}) + fmt::format(R"(---
 apiVersion: elector.dev/v1alpha1
 kind: ElectionGroup
 metadata: {{name: {0}, namespace: {1}}}

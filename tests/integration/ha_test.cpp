@@ -16,7 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "control_plane.hpp"
-#include "leader_watch.hpp"
+#include "election_fixture.hpp"
 
 namespace elector::testing {
 namespace {
@@ -45,43 +45,26 @@ double wall_now() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-class ha_test : public ::testing::Test {
+class ha_test : public election_fixture {
 protected:
-    static void SetUpTestSuite() {
-        env_ = std::make_unique<control_plane>(control_plane_options{.nodes = 3, .pod_grace_seconds = 0.5});
-        auto applied = env_->kubectl({"apply", "-f", source_dir() + "/crds/elector.dev_electiongroups.yaml"});
-        ASSERT_TRUE(applied.ok()) << applied.describe();
-        auto established =
-            env_->kubectl({"wait", "--for=condition=established", "--timeout=30s", "crd/electiongroups.elector.dev"});
-        ASSERT_TRUE(established.ok()) << established.describe();
-    }
-    static void TearDownTestSuite() { env_.reset(); }
+    ha_test() : election_fixture({.ns_prefix = "ha", .leader_api_bind_address = "0"}) {}
 
-    void SetUp() override {
-        env_->apply(fmt::format("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {}}}\n", ns_));
-        watch_ = std::make_unique<leader_watch>(env_->kubeconfig(), ns_);
-    }
-    void TearDown() override {
+    void stop_processes() override {
         for (auto& [id, p] : replicas_) p->signal(SIGTERM);
         for (auto& [id, p] : replicas_) p->wait(10s);
-        auto violations = watch_->violations();
-        EXPECT_TRUE(violations.empty()) << "two pods labelled at once: " << violations.front();
-        if (HasFailure()) {
-            for (const auto& [id, log] : logs_) fmt::print(stderr, "--- {}:\n{}\n", id, run({"tail", "-n", "40", log}).out);
-        }
-        env_->kubectl({"delete", "namespace", ns_, "--wait=false"});
+    }
+    void print_logs() const override {
+        for (const auto& [id, log] : logs_) fmt::print(stderr, "--- {}:\n{}\n", id, run({"tail", "-n", "40", log}).out);
     }
 
+    // A replica of elector with --leader-elect, whose identity (POD_NAME) is `id`.
     void start_replica(const std::string& id) {
         logs_[id] = fmt::format("{}/{}.log", env_->dir(), id);
         replicas_[id] = std::make_unique<child_process>(
-            std::vector<std::string>{elector_binary(), "--kubeconfig", env_->kubeconfig(), "--leader-elect",
-                                     "--leader-election-namespace=" + ns_, "--leader-election-id=elector",
-                                     fmt::format("--leader-election-lease-duration={}s", own_lease.count()),
-                                     "--leader-election-renew-deadline=3s",
-                                     fmt::format("--leader-election-retry-period={}ms", own_retry.count()),
-                                     "--leader-api-bind-address=0", "--metrics-bind-address=0",
-                                     "--health-probe-bind-address=0"},
+            elector_argv({"--leader-elect", "--leader-election-namespace=" + ns_, "--leader-election-id=elector",
+                          fmt::format("--leader-election-lease-duration={}s", own_lease.count()),
+                          "--leader-election-renew-deadline=3s",
+                          fmt::format("--leader-election-retry-period={}ms", own_retry.count())}),
             logs_[id], logs_[id], std::vector<std::string>{"POD_NAME=" + id});
     }
     // The replica that holds elector's own Lease ("" if none yet).
@@ -89,18 +72,10 @@ protected:
         auto r = env_->kubectl({"get", "lease", "elector", "-n", ns_, "-o", "jsonpath={.spec.holderIdentity}"});
         return r.ok() ? r.out : "";
     }
-    json workload_lease() const { return env_->get_json({"get", "lease", "app", "-n", ns_}); }
-    json group() const { return env_->get_json({"get", "eg", "app", "-n", ns_}); }
-    std::set<std::string> labelled() const {
-        std::set<std::string> out;
-        const json pods = env_->get_json({"get", "pods", "-n", ns_, "-l", "role=leader"});
-        for (const auto& p : pods["items"]) out.insert(p["metadata"]["name"].get<std::string>());
-        return out;
-    }
     // The workload's leadership: holder, transitions, status term and labelled pods.
     std::string leadership() const {
-        const json l = workload_lease();
-        const json s = group().value("status", json::object());
+        const json l = lease("app");
+        const json s = status_of(group("app"));
         const auto pods = labelled();
         return fmt::format("holder={} transitions={} term={} labelled={}", l["spec"].value("holderIdentity", ""),
                            l["spec"].value("leaseTransitions", -1), s.value("term", -1),
@@ -123,40 +98,17 @@ protected:
         return at;
     }
 
-    static inline std::unique_ptr<control_plane> env_;
-    std::string ns_ = "ha";
     std::map<std::string, std::unique_ptr<child_process>> replicas_;
     std::map<std::string, std::string> logs_;
-    std::unique_ptr<leader_watch> watch_;
 };
 
 TEST_F(ha_test, standby_takes_over_without_moving_the_workloads_leader) {
-    env_->apply(fmt::format(R"(apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: app, namespace: {0}}}
-spec:
-  replicas: 3
-  selector: {{matchLabels: {{app: app}}}}
-  template:
-    metadata: {{labels: {{app: app}}}}
-    spec:
-      containers: [{{name: app, image: registry.invalid/app:1}}]
----
-apiVersion: elector.dev/v1alpha1
-kind: ElectionGroup
-metadata: {{name: app, namespace: {0}}}
-spec:
-  targetRef: {{name: app}}
-  leaseDuration: 3s
-  renewDeadline: 2s
-  retryPeriod: 1s
-)",
-                            ns_));
+    create_group("app");
     start_replica("replica-a");
     ASSERT_TRUE(eventually(20s, [&] { return own_holder() == "replica-a"; }));
     start_replica("replica-b");
     ASSERT_TRUE(eventually(30s, [&] {
-        auto s = group().value("status", json::object());
+        auto s = status_of(group("app"));
         return !s.value("leader", "").empty() && labelled() == std::set<std::string>{s.value("leader", "")};
     })) << leadership();
     // The standby builds its caches too (warm): it says so in its log.
