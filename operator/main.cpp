@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdio>
@@ -167,11 +168,36 @@ int run(const config::options& options) {
     // is handed over.
     controller::election_controller controller(client, groups, scope, controller_options);
     controller.start();
+
+    // Probes. /readyz does not depend on leading (a 2-replica Deployment
+    // would never be Available); its body says whether this replica leads.
+    std::atomic<bool> leading = false;
+    http::server probes("health probes");
+    if (options.health_probe_bind_address.enabled) {
+        probes.get("/healthz", [](const http::request&) {
+            return http::response{.status = 200, .content_type = "text/plain; charset=utf-8", .body = "ok\n"};
+        });
+        probes.get("/readyz", [&](const http::request&) {
+            const bool ready = groups.has_synced() && controller.synced();
+            const char* role = leading ? "leading" : "standby";
+            return http::response{.status = ready ? 200 : 503,
+                                  .content_type = "text/plain; charset=utf-8",
+                                  .body = ready ? fmt::format("ok: caches synced; {}\n", role)
+                                                : fmt::format("not ready: caches not synced yet; {}\n", role)};
+        });
+        if (auto port = probes.start(options.health_probe_bind_address); !port) {
+            spdlog::error("cannot serve the health probes on {}: {}", options.health_probe_bind_address.to_string(),
+                          port.error());
+            return 1;
+        }
+    }
     const auto run_controller = [&](std::stop_token until) {
+        leading = true;
         spdlog::info("election controller: starting for {}",
                      scope.all() ? std::string("all namespaces but kube-system, kube-public and kube-node-lease")
                                  : fmt::format("namespaces {}", fmt::join(options.namespaces, ", ")));
         if (!controller.run(until) && !until.stop_requested()) spdlog::error("election controller: caches never synced");
+        leading = false;
         spdlog::info("election controller: stopped");
     };
 
@@ -194,6 +220,7 @@ int run(const config::options& options) {
     } else {
         run_controller(stop.get_token());
     }
+    probes.stop();
     leader_api.stop();
     groups.stop();
     if (!stop.stop_requested()) pthread_kill(signal_thread.native_handle(), SIGTERM);  // ends its sigwait

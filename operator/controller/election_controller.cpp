@@ -248,6 +248,12 @@ void election_controller::start() {
     std::call_once(started_, [this] { caches_->start(); });
 }
 
+bool election_controller::synced() const {
+    const auto& c = *caches_;
+    return c.pods.has_synced() && c.replica_sets.has_synced() && c.deployments.has_synced() && c.leases.has_synced() &&
+           c.nodes.has_synced();
+}
+
 election_controller::~election_controller() {
     groups_.listen({});
     queue_.shut_down();

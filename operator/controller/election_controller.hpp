@@ -77,6 +77,8 @@ public:
     // Starts the informers (idempotent). Every replica calls it at startup,
     // so that a standby takes over with warm caches.
     void start();
+    // Every cache has listed once (what /readyz reports).
+    [[nodiscard]] bool synced() const;
 
     // Starts the informers, waits for them, runs the workers until `stop`.
     // When it returns no reconcile runs any more; the informers may still be

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include "control_plane.hpp"
 #include "election_fixture.hpp"
@@ -64,8 +65,21 @@ protected:
             elector_argv({"--leader-elect", "--leader-election-namespace=" + ns_, "--leader-election-id=elector",
                           fmt::format("--leader-election-lease-duration={}s", own_lease.count()),
                           "--leader-election-renew-deadline=3s",
-                          fmt::format("--leader-election-retry-period={}ms", own_retry.count())}),
+                          fmt::format("--leader-election-retry-period={}ms", own_retry.count()),
+                          "--health-probe-bind-address=127.0.0.1:0"}),
             logs_[id], logs_[id], std::vector<std::string>{"POD_NAME=" + id});
+    }
+    // GET http://127.0.0.1:PORT/PATH of a replica's health probes (the port
+    // from its log): "STATUS BODY", or "" if it does not answer yet.
+    std::string probe(const std::string& id, const std::string& path) const {
+        const std::string text = read_text(logs_.at(id));
+        const std::string marker = "serving the health probes on 127.0.0.1:";
+        const auto at = text.find(marker);
+        if (at == std::string::npos) return "";
+        httplib::Client client("127.0.0.1", std::stoi(text.substr(at + marker.size())));
+        client.set_connection_timeout(2);
+        auto r = client.Get(path.c_str());
+        return r ? fmt::format("{} {}", r->status, r->body) : "";
     }
     // The replica that holds elector's own Lease ("" if none yet).
     std::string own_holder() const {
@@ -115,6 +129,18 @@ TEST_F(ha_test, standby_takes_over_without_moving_the_workloads_leader) {
     ASSERT_TRUE(eventually(20s, [&] { return read_text(logs_["replica-b"]).find("competing for lease") != std::string::npos; }));
     const std::string before = leadership();
 
+    // Both replicas are alive and ready (readiness does not depend on
+    // leading); the body says which one leads.
+    for (const std::string id : {"replica-a", "replica-b"}) {
+        std::string healthz, readyz;
+        EXPECT_TRUE(eventually(10s, [&] {
+            healthz = probe(id, "/healthz");
+            readyz = probe(id, "/readyz");
+            return healthz.starts_with("200") && readyz.starts_with("200");
+        })) << id << ": /healthz " << healthz << ", /readyz " << readyz;
+        EXPECT_NE(readyz.find(id == "replica-a" ? "leading" : "standby"), std::string::npos) << id << ": " << readyz;
+    }
+
     // Only the leading replica writes: every Event about the group is its.
     std::this_thread::sleep_for(2s);
     {
@@ -138,6 +164,8 @@ TEST_F(ha_test, standby_takes_over_without_moving_the_workloads_leader) {
     EXPECT_LT(acted - sent, 2.0) << "the standby should act within about a second";
     replicas_["replica-a"]->wait(10s);
     EXPECT_EQ(leadership(), before) << "the workload's leadership moved";
+    EXPECT_TRUE(eventually(5s, [&] { return probe("replica-b", "/readyz").find("leading") != std::string::npos; }))
+        << probe("replica-b", "/readyz");
 
     // SIGKILL: the standby waits for elector's own Lease to expire.
     replicas_.erase("replica-a");
