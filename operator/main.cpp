@@ -32,6 +32,8 @@
 #include "kube/informer.hpp"
 #include "kube/leader_election.hpp"
 #include "log/logging.hpp"
+#include "metrics/process.hpp"
+#include "metrics/registry.hpp"
 
 namespace {
 
@@ -141,6 +143,28 @@ int run(const config::options& options) {
     spdlog::info("connected to Kubernetes {} at {} (from {})", version->value("gitVersion", "(unknown version)"),
                  cluster->server, cluster->source);
 
+    // Metrics: process and build in every replica; group series only in the
+    // leader (the controller adds them while it runs).
+    metrics::registry registry;
+    metrics::add_process_metrics(registry);
+    registry.gauge("elector_build_info", "elector's version and commit; always 1.", {"version", "commit"})
+        .with({build_info::version, build_info::git_commit})
+        ->set(1);
+    auto& master_status = registry.gauge("leader_election_master_status",
+                                         "1 while this replica leads elector's own election (client-go's metric).",
+                                         {"name"});
+    http::server metrics_server("metrics");
+    if (options.metrics_bind_address.enabled) {
+        metrics_server.get("/metrics", [&registry](const http::request& r) {
+            const auto n = metrics::negotiate(r.header("Accept").value_or(""));
+            return http::response{.status = 200, .content_type = std::string(n.content_type), .body = registry.expose(n.format)};
+        });
+        if (auto port = metrics_server.start(options.metrics_bind_address); !port) {
+            spdlog::error("cannot serve the metrics on {}: {}", options.metrics_bind_address.to_string(), port.error());
+            return 1;
+        }
+    }
+
     // Every replica caches the ElectionGroups and answers the leader API.
     const controller::scope scope(options.namespaces);
     controller::group_cache groups(client, scope);
@@ -155,7 +179,8 @@ int run(const config::options& options) {
         }
     }
     const std::string id = election_identity();
-    controller::controller_options controller_options{.workers = options.max_concurrent_reconciles, .identity = id};
+    controller::controller_options controller_options{
+        .workers = options.max_concurrent_reconciles, .identity = id, .metrics = &registry};
     if constexpr (build_info::test_hooks) {
         if (const char* step = std::getenv("ELECTOR_TEST_EXIT_AFTER_STEP"); step != nullptr && *step != '\0') {
             controller_options.exit_after_step = std::atoi(step);
@@ -191,13 +216,17 @@ int run(const config::options& options) {
             return 1;
         }
     }
+    const auto master = master_status.with({options.leader_election_id});
+    master->set(0);
     const auto run_controller = [&](std::stop_token until) {
         leading = true;
+        master->set(1);
         spdlog::info("election controller: starting for {}",
                      scope.all() ? std::string("all namespaces but kube-system, kube-public and kube-node-lease")
                                  : fmt::format("namespaces {}", fmt::join(options.namespaces, ", ")));
         if (!controller.run(until) && !until.stop_requested()) spdlog::error("election controller: caches never synced");
         leading = false;
+        master->set(0);
         spdlog::info("election controller: stopped");
     };
 
@@ -221,6 +250,7 @@ int run(const config::options& options) {
         run_controller(stop.get_token());
     }
     probes.stop();
+    metrics_server.stop();
     leader_api.stop();
     groups.stop();
     if (!stop.stop_requested()) pthread_kill(signal_thread.native_handle(), SIGTERM);  // ends its sigwait

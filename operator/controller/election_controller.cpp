@@ -242,6 +242,7 @@ election_controller::election_controller(const kube::client& client, group_cache
       queue_({}, clock),
       events_(client, {.reporting_instance = options_.identity}, clock) {
     caches_ = std::make_unique<caches>(client_, scope_, *this);
+    if (options_.metrics != nullptr) metrics_ = std::make_unique<group_metrics>(*options_.metrics);
 }
 
 void election_controller::start() {
@@ -330,11 +331,13 @@ bool election_controller::run(std::stop_token stop) {
 void election_controller::worker(std::stop_token stop) {
     while (auto item = queue_.get(stop)) {
         bool ok = false;
+        const auto started = clock_.now();
         try {
             ok = reconcile(item->key);
         } catch (const std::exception& e) {  // never expected; a bug must not end the worker
             spdlog::error("reconcile {}: {}", item->key, e.what());
         }
+        if (metrics_) metrics_->reconciled(std::chrono::duration<double>(clock_.now() - started).count(), ok);
         if (ok) {
             queue_.forget(item->key);
         } else {
@@ -445,6 +448,7 @@ bool election_controller::finalize(const election_group& g, const std::string& k
     spdlog::info("group {}: deleted: removed the leader label and term from {}{}", key,
                  cleaned.empty() ? std::string("no pod") : fmt::format("pods {}", fmt::join(cleaned, ", ")), lease_note);
     events_.forget(g.meta.uid);
+    if (metrics_) metrics_->forget(ns, g.meta.name);
     c.group_writes.erase(key);
     std::lock_guard lock(states_mutex_);
     states_.erase(key);
@@ -456,6 +460,10 @@ bool election_controller::reconcile(const std::string& key) {
     auto& c = *caches_;
     auto group = c.group_writes.freshest(key, groups_.get(key), mono);
     if (!group) {
+        if (metrics_) {
+            const auto slash = key.find('/');
+            metrics_->forget(key.substr(0, slash), key.substr(slash + 1));
+        }
         std::lock_guard lock(states_mutex_);
         states_.erase(key);
         return true;
@@ -487,6 +495,7 @@ bool election_controller::reconcile(const std::string& key) {
         const bool news = before == nullptr || before->reason != reason || before->message != message;
         if (!write_status(election::blocked_status(g.status, g.meta.generation, reason, message, invalid, now)))
             return false;
+        if (metrics_) metrics_->blocked(ns, g.meta.name);
         if (news) {
             spdlog::warn("group {}: {}: {}", key, reason, message);
             record("Warning", std::string(reason), message);
@@ -706,6 +715,7 @@ bool election_controller::reconcile(const std::string& key) {
         spdlog::info("election: event=promoted group={} pod={} term={} mono={}", key, p.name, p.term,
                      mono_seconds(clock_.now()));
     }
+    const auto labelled_at = clock_.now();
     if (handover && options_.exit_after_step == 3) exit_for_test(3, key);
 
     // Step 4: status and Event.
@@ -719,6 +729,12 @@ bool election_controller::reconcile(const std::string& key) {
     const auto* was_paused = g.status.find(election::conditions::paused);
     const auto* is_paused = plan.status.find(election::conditions::paused);
     if (!write_status(plan.status)) return false;
+    if (metrics_) {
+        metrics_->observe(ns, g.meta.name, plan);
+        if (plan.change) {
+            metrics_->transition(ns, g.meta.name, *plan.change, std::chrono::duration<double>(labelled_at - mono).count());
+        }
+    }
     if (plan.change) record("Normal", plan.change->reason, handover_message(*plan.change), true);
     if (!plan.repairs.empty()) {
         const auto text = fmt::format("{}", fmt::join(plan.repairs, "; "));

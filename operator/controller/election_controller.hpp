@@ -11,6 +11,7 @@
 
 #include "controller/event_recorder.hpp"
 #include "controller/group_cache.hpp"
+#include "controller/group_metrics.hpp"
 #include "controller/scoped_informer.hpp"
 #include "election/decide.hpp"
 #include "kube/client.hpp"
@@ -25,6 +26,8 @@ struct controller_options {
     // Test builds only (ELECTOR_TEST_HOOKS): exit the process right after
     // step 1, 2 or 3 of a handover; 0: never. From ELECTOR_TEST_EXIT_AFTER_STEP.
     int exit_after_step = 0;
+    // Where the group metrics go; nullptr: none.
+    metrics::registry* metrics = nullptr;
 };
 
 // The newest version of objects elector wrote itself, until the informer
@@ -115,6 +118,7 @@ private:
     kube::time_source& clock_;
     kube::work_queue queue_;
     event_recorder events_;
+    std::unique_ptr<group_metrics> metrics_;
     std::once_flag started_;
     std::unique_ptr<caches> caches_;
     std::mutex states_mutex_;

@@ -11,7 +11,10 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <fstream>
 #include <set>
+#include <string>
+#include <vector>
 #include <thread>
 
 #include <fmt/format.h>
@@ -46,11 +49,11 @@ protected:
     }
 
     // The leader API's port, from elector's log.
-    int leader_api_port() {
+    int leader_api_port(const std::string& server = "leader API") {
         int port = 0;
         eventually(5s, [&] {
             const auto text = read_text(log_);
-            const std::string marker = "serving the leader API on 127.0.0.1:";
+            const std::string marker = "serving the " + server + " on 127.0.0.1:";
             const auto at = text.find(marker);
             if (at == std::string::npos) return false;
             port = std::stoi(text.substr(at + marker.size()));
@@ -69,6 +72,85 @@ protected:
 
     static inline bool hooks_ = false;
 };
+
+// A scrape's sample lines that start with `prefix` (name and labels).
+std::vector<std::string> samples(const std::string& scrape, const std::string& prefix) {
+    std::vector<std::string> out;
+    std::size_t at = 0;
+    while (at < scrape.size()) {
+        const auto end = scrape.find('\n', at);
+        const std::string line = scrape.substr(at, end == std::string::npos ? std::string::npos : end - at);
+        if (line.starts_with(prefix)) out.push_back(line);
+        if (end == std::string::npos) break;
+        at = end + 1;
+    }
+    return out;
+}
+
+TEST_F(election_test, metrics_follow_the_election_and_pass_promtool) {
+    start_elector({}, {"--metrics-bind-address=127.0.0.1:0"});
+    create_group("measured");
+    const std::string first = wait_ready("measured");
+    ASSERT_FALSE(first.empty());
+    httplib::Client metrics("127.0.0.1", leader_api_port("metrics"));
+    const std::string where = fmt::format("namespace=\"{}\",group=\"measured\"", ns_);
+    const auto scrape = [&] {
+        auto r = metrics.Get("/metrics");
+        return r && r->status == 200 ? r->body : std::string();
+    };
+    std::string text;
+    ASSERT_TRUE(eventually(5s, [&] {
+        text = scrape();
+        return samples(text, "elector_group_leader{" + where).size() == 1;
+    })) << text;
+    EXPECT_EQ(samples(text, "elector_group_leader{" + where),
+              std::vector<std::string>{fmt::format("elector_group_leader{{{},pod=\"{}\"}} 1", where, first)});
+    EXPECT_EQ(samples(text, "elector_leader_transitions_total{" + where),
+              std::vector<std::string>{fmt::format("elector_leader_transitions_total{{{},reason=\"initial\"}} 1", where)});
+    EXPECT_EQ(samples(text, "elector_group_term{" + where), std::vector<std::string>{fmt::format("elector_group_term{{{}}} 1", where)});
+    EXPECT_EQ(samples(text, "elector_group_has_leader{" + where),
+              std::vector<std::string>{fmt::format("elector_group_has_leader{{{}}} 1", where)});
+    EXPECT_EQ(samples(text, "elector_group_candidates{" + where + ",state=\"eligible\"}"),
+              std::vector<std::string>{fmt::format("elector_group_candidates{{{},state=\"eligible\"}} 3", where)});
+    EXPECT_EQ(samples(text, "leader_election_master_status{").size(), 1u) << text;
+    EXPECT_FALSE(samples(text, "process_resident_memory_bytes ").empty()) << text;
+
+    // A deletion: the leader gauge follows, the counter agrees with the Lease.
+    env_->kubectl({"delete", "pod", first, "-n", ns_, "--wait=false"});
+    auto second = watch_->wait_for_leader("measured", first, 10s);
+    ASSERT_TRUE(second.has_value());
+    ASSERT_TRUE(eventually(5s, [&] {
+        text = scrape();
+        const auto leaders = samples(text, "elector_group_leader{" + where);
+        return leaders.size() == 1 && leaders[0].find(second->pod) != std::string::npos;
+    })) << text;
+    double total = 0;
+    for (const auto& line : samples(text, "elector_leader_transitions_total{" + where)) {
+        total += std::stod(line.substr(line.rfind(' ') + 1));
+    }
+    EXPECT_EQ(total, static_cast<double>(transitions("measured") + 1)) << "the initial election and every transition\n"
+                                                                        << text;
+
+    // The scrape passes promtool (installed by scripts/install-deps), in both formats' negotiation.
+    const std::string file = fmt::format("{}/scrape-{}.txt", env_->dir(), ns_);
+    {
+        std::ofstream(file) << text;
+    }
+    auto checked = run({"sh", "-c", "promtool check metrics < " + file});
+    EXPECT_TRUE(checked.ok() && checked.out.empty() && checked.err.empty()) << checked.describe();
+    auto om = metrics.Get("/metrics", {{"Accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"}});
+    ASSERT_TRUE(om);
+    EXPECT_TRUE(om->get_header_value("Content-Type").starts_with("application/openmetrics-text")) << om->get_header_value("Content-Type");
+    EXPECT_TRUE(om->body.ends_with("# EOF\n")) << om->body.substr(om->body.size() > 200 ? om->body.size() - 200 : 0);
+
+    // The group's series go with the group.
+    auto deleted = env_->kubectl({"delete", "eg", "measured", "-n", ns_, "--timeout=30s"});
+    ASSERT_TRUE(deleted.ok()) << deleted.describe();
+    EXPECT_TRUE(eventually(5s, [&] {
+        text = scrape();
+        return text.find(where) == std::string::npos && !text.empty();
+    })) << text;
+}
 
 TEST_F(election_test, elects_one_leader_that_status_lease_service_and_leader_api_agree_on) {
     start_elector();
