@@ -76,12 +76,6 @@ std::string describe_lease(const kube::lease& l) {
                                         : std::string("no owner"));
 }
 
-bool marked_pod(const kube::pod& p, const election::group_spec& spec) {
-    const std::string* v = kube::find_label(p.meta.labels, spec.leader_label_key);
-    return (v != nullptr && *v == spec.leader_label_value) ||
-           kube::find_label(p.meta.annotations, election::term_annotation) != nullptr;
-}
-
 // "a → b (term 3): message", the Event of a handover.
 std::string handover_message(const election::transition& t) {
     return fmt::format("{} → {} (term {}): {}", t.from.empty() ? "(none)" : t.from, t.to, t.term, t.message);
@@ -280,8 +274,7 @@ void election_controller::enqueue_groups_of_pod(const kube::pod& p) {
     if (d_ref == nullptr || d_ref->kind != "Deployment") return;
     for (const auto& g : groups_.targeting(p.meta.namespace_, d_ref->name)) {
         // The leader's events go first: they may start a failover.
-        const std::string* label = kube::find_label(p.meta.labels, g->spec.leader_label_key);
-        const bool urgent = g->status.leader == p.meta.name || (label != nullptr && *label == g->spec.leader_label_value);
+        const bool urgent = g->status.leader == p.meta.name || election::labelled(p, g->spec);
         enqueue(kube::key_of(g->meta), urgent);
     }
 }
@@ -405,7 +398,7 @@ bool election_controller::finalize(const election_group& g, const std::string& k
         for (const auto& name : names) {
             auto p = c.pods.get(ns + "/" + name);
             if (p) p = c.pod_writes.freshest(kube::key_of(p->meta), p, mono);
-            if (!p || !marked_pod(*p, g.spec)) continue;
+            if (!p || !election::marked(*p, g.spec)) continue;
             kube::json patch{{"metadata",
                               {{"labels", {{g.spec.leader_label_key, nullptr}}},
                                {"annotations", {{std::string(election::term_annotation), nullptr}}}}}};
@@ -730,7 +723,7 @@ bool election_controller::reconcile(const std::string& key) {
     const auto* is_paused = plan.status.find(election::conditions::paused);
     if (!write_status(plan.status)) return false;
     if (metrics_) {
-        metrics_->observe(ns, g.meta.name, plan);
+        metrics_->observe(ns, g.meta.name, g.status.leader, plan);
         if (plan.change) {
             metrics_->transition(ns, g.meta.name, *plan.change, std::chrono::duration<double>(labelled_at - mono).count());
         }

@@ -50,9 +50,10 @@ std::string group_metrics::metric_reason(std::string_view t) {
     return out.empty() ? "unknown" : out;
 }
 
-void group_metrics::observe(const std::string& ns, const std::string& group, const election::plan& p) {
+void group_metrics::observe(const std::string& ns, const std::string& group, const std::string& previous,
+                            const election::plan& p) {
     // The leader's series: only the current one.
-    leader_.remove_if([&](std::span<const std::string> v) { return v[0] == ns && v[1] == group && v[2] != p.leader; });
+    if (!previous.empty() && previous != p.leader) leader_.remove({ns, group, previous});
     if (!p.leader.empty()) leader_.with({ns, group, p.leader})->set(1);
     term_.with({ns, group})->set(static_cast<double>(p.status.term));
     candidates_.with({ns, group, "eligible"})->set(p.status.candidates_ready);

@@ -16,8 +16,10 @@ public:
     explicit group_metrics(metrics::registry& r);
 
     // After a reconcile carried out `p` for the group: the leader, term,
-    // candidates and whether a leader is elected and renewed.
-    void observe(const std::string& ns, const std::string& group, const election::plan& p);
+    // candidates and whether a leader is elected and renewed. `previous`:
+    // the leader before (its series goes when another pod leads).
+    void observe(const std::string& ns, const std::string& group, const std::string& previous,
+                 const election::plan& p);
     // A leadership change, with how long it took from the reconcile that
     // saw the fault to the new leader's label (seconds).
     void transition(const std::string& ns, const std::string& group, const election::transition& t, double seconds);

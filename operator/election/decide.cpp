@@ -13,14 +13,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-bool labelled(const kube::pod& p, const group_spec& spec) {
-    const std::string* v = kube::find_label(p.meta.labels, spec.leader_label_key);
-    return v != nullptr && *v == spec.leader_label_value;
-}
-
 const std::string* term_of(const kube::pod& p) { return kube::find_label(p.meta.annotations, term_annotation); }
-
-bool marked(const kube::pod& p, const group_spec& spec) { return labelled(p, spec) || term_of(p) != nullptr; }
 
 pod_assessment gone(std::string reason, std::string detail) {
     return {pod_state::confirmed_gone, std::move(reason), std::move(detail)};
@@ -48,6 +41,13 @@ std::string crash_of(const kube::pod& p, std::optional<std::int64_t> baseline) {
 std::string seconds_text(milliseconds d) { return config::format_duration(d); }
 
 }  // namespace
+
+bool labelled(const kube::pod& p, const group_spec& spec) {
+    const std::string* v = kube::find_label(p.meta.labels, spec.leader_label_key);
+    return v != nullptr && *v == spec.leader_label_value;
+}
+
+bool marked(const kube::pod& p, const group_spec& spec) { return labelled(p, spec) || term_of(p) != nullptr; }
 
 std::string_view to_string(pod_state s) {
     switch (s) {

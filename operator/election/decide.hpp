@@ -43,6 +43,11 @@ struct candidate {
     bool current_revision = false;
 };
 
+// The pod carries the group's leader label.
+bool labelled(const kube::pod& p, const group_spec& spec);
+// The pod carries the leader label or a term annotation: a demote removes both.
+bool marked(const kube::pod& p, const group_spec& spec);
+
 // Sum of the restart counts of the pod's regular containers.
 std::int64_t restarts(const kube::pod& p);
 

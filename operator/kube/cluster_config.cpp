@@ -19,6 +19,8 @@
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
+#include "util/read_file.hpp"
+
 namespace elector::kube {
 
 namespace {
@@ -30,26 +32,7 @@ using result = std::expected<T, std::string>;
 
 std::string errno_text(int code) { return std::error_code(code, std::generic_category()).message(); }
 
-// The whole file, or errno: callers need ENOENT to tell "absent" from "unreadable".
-std::expected<std::string, int> read_whole_file(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return std::unexpected(errno);
-    std::string content;
-    std::array<char, 16384> buffer{};
-    for (;;) {
-        ssize_t n = ::read(fd, buffer.data(), buffer.size());
-        if (n == 0) break;
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            int code = errno;
-            ::close(fd);
-            return std::unexpected(code);
-        }
-        content.append(buffer.data(), static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-    return content;
-}
+using util::read_whole_file;
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 

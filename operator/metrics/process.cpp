@@ -14,27 +14,15 @@
 #include <string_view>
 #include <system_error>
 
+#include "util/read_file.hpp"
+
 namespace elector::metrics {
 
 namespace {
 
-// procfs files report size 0: read until end of file. (POSIX calls: g++ 12
-// at -O3 reports a false null dereference inside istreambuf_iterator.)
 std::optional<std::string> read_file(const std::filesystem::path& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return std::nullopt;
-    std::string text;
-    char buffer[4096];
-    for (;;) {
-        const ssize_t n = ::read(fd, buffer, sizeof buffer);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            ::close(fd);
-            if (n < 0) return std::nullopt;
-            return text;
-        }
-        text.append(buffer, static_cast<std::size_t>(n));
-    }
+    auto text = util::read_whole_file(path.string());
+    return text ? std::optional<std::string>(std::move(*text)) : std::nullopt;
 }
 
 template <class T>

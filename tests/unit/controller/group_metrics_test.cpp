@@ -38,10 +38,10 @@ election::plan led_by(const std::string& pod, std::int64_t term) {
 TEST(group_metrics, the_leader_gauge_follows_the_leader_and_the_group_series_go_with_it) {
     metrics::registry r;
     group_metrics m(r);
-    m.observe("shop", "db", led_by("a", 1));
+    m.observe("shop", "db", "", led_by("a", 1));
     m.transition("shop", "db", {.from = "", .to = "a", .term = 1, .reason = "Elected"}, 0.004);
-    m.observe("shop", "web", led_by("w", 3));
-    m.observe("shop", "db", led_by("b", 2));
+    m.observe("shop", "web", "", led_by("w", 3));
+    m.observe("shop", "db", "a", led_by("b", 2));
     m.transition("shop", "db", {.from = "a", .to = "b", .term = 2, .reason = "LeaderCrashed"}, 0.012);
     const std::string text = r.expose(metrics::exposition_format::prometheus_text);
     EXPECT_NE(text.find("elector_group_leader{namespace=\"shop\",group=\"db\",pod=\"b\"} 1\n"), std::string::npos) << text;
