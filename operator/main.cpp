@@ -28,6 +28,7 @@
 #include "controller/leader_api.hpp"
 #include "http/server.hpp"
 #include "kube/client.hpp"
+#include "kube/client_metrics.hpp"
 #include "kube/cluster_config.hpp"
 #include "kube/informer.hpp"
 #include "kube/leader_election.hpp"
@@ -131,7 +132,14 @@ int run(const config::options& options) {
         spdlog::error("cannot use the cluster configuration from {}: {}", cluster->source, transport.error());
         return 1;
     }
-    kube::client client(*transport);
+    // Metrics: process, build and API in every replica; group series only
+    // in the leader (the controller adds them while it runs).
+    metrics::registry registry;
+    metrics::add_process_metrics(registry);
+    registry.gauge("elector_build_info", "elector's version and commit; always 1.", {"version", "commit"})
+        .with({build_info::version, build_info::git_commit})
+        ->set(1);
+    kube::client client(*transport, kube::client_metrics(registry));
     // A wrong server, CA or credential shows here, once and clearly, rather
     // than as the first controller's errors.
     auto version = client.server_version();
@@ -143,13 +151,6 @@ int run(const config::options& options) {
     spdlog::info("connected to Kubernetes {} at {} (from {})", version->value("gitVersion", "(unknown version)"),
                  cluster->server, cluster->source);
 
-    // Metrics: process and build in every replica; group series only in the
-    // leader (the controller adds them while it runs).
-    metrics::registry registry;
-    metrics::add_process_metrics(registry);
-    registry.gauge("elector_build_info", "elector's version and commit; always 1.", {"version", "commit"})
-        .with({build_info::version, build_info::git_commit})
-        ->set(1);
     auto& master_status = registry.gauge("leader_election_master_status",
                                          "1 while this replica leads elector's own election (client-go's metric).",
                                          {"name"});

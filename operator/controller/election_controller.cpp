@@ -236,7 +236,7 @@ election_controller::election_controller(const kube::client& client, group_cache
       queue_({}, clock),
       events_(client, {.reporting_instance = options_.identity}, clock) {
     caches_ = std::make_unique<caches>(client_, scope_, *this);
-    if (options_.metrics != nullptr) metrics_ = std::make_unique<group_metrics>(*options_.metrics);
+    if (options_.metrics != nullptr) metrics_ = std::make_unique<group_metrics>(*options_.metrics, queue_);
 }
 
 void election_controller::start() {
@@ -323,6 +323,7 @@ bool election_controller::run(std::stop_token stop) {
 
 void election_controller::worker(std::stop_token stop) {
     while (auto item = queue_.get(stop)) {
+        if (metrics_) metrics_->dequeued(item->waited);
         bool ok = false;
         const auto started = clock_.now();
         try {

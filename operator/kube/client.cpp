@@ -68,19 +68,25 @@ std::string resource::path(const std::string& ns, const std::string& name, const
     return p;
 }
 
-result<json> client::call(const std::string& method, const std::string& path, const std::string& body,
-                          const std::string& content_type, const call_options& o) const {
+void client::observe(std::string_view verb, int status, std::chrono::steady_clock::time_point started) const {
+    if (observer_.request) observer_.request(verb, status, std::chrono::steady_clock::now() - started);
+}
+
+result<json> client::call(std::string_view verb, const std::string& method, const std::string& path,
+                          const std::string& body, const std::string& content_type, const call_options& o) const {
+    const auto started = std::chrono::steady_clock::now();
     auto r = transport_->send({method, path, body, content_type, o.prio, o.timeout});
+    observe(verb, r ? r->status : r.error().http_status, started);
     if (!r) return std::unexpected(std::move(r.error()));
     return parse_body(r->body, method + " " + path);
 }
 
 result<json> client::get(const resource& r, const std::string& ns, const std::string& name,
                          const call_options& o) const {
-    return call("GET", r.path(ns, name), "", "", o);
+    return call("get", "GET", r.path(ns, name), "", "", o);
 }
 
-result<json> client::server_version(const call_options& o) const { return call("GET", "/version", "", "", o); }
+result<json> client::server_version(const call_options& o) const { return call("get", "GET", "/version", "", "", o); }
 
 result<list_result> client::list(const resource& r, const std::string& ns, const list_options& options,
                                  const call_options& o) const {
@@ -90,7 +96,7 @@ result<list_result> client::list(const resource& r, const std::string& ns, const
     if (options.limit > 0) add_param(query, "limit", std::to_string(options.limit));
     add_param(query, "continue", options.continue_token);
     add_param(query, "resourceVersion", options.resource_version);
-    auto body = call("GET", r.path(ns) + query, "", "", o);
+    auto body = call("list", "GET", r.path(ns) + query, "", "", o);
     if (!body) return std::unexpected(std::move(body.error()));
     if (!body->is_object() || !body->contains("items") || !(*body)["items"].is_array()) {
         return std::unexpected(make_error(error_kind::decode, "list " + r.path(ns) + ": no items in the answer"));
@@ -121,15 +127,15 @@ result<list_result> client::list_all(const resource& r, const std::string& ns, l
 
 result<json> client::create(const resource& r, const std::string& ns, const json& object,
                             const call_options& o) const {
-    return call("POST", r.path(ns), body_text(object), "application/json", o);
+    return call("create", "POST", r.path(ns), body_text(object), "application/json", o);
 }
 
 result<json> client::update(const resource& r, const json& object, const call_options& o) const {
-    return call("PUT", r.path(object_namespace(object), object_name(object)), body_text(object), "application/json", o);
+    return call("update", "PUT", r.path(object_namespace(object), object_name(object)), body_text(object), "application/json", o);
 }
 
 result<json> client::update_status(const resource& r, const json& object, const call_options& o) const {
-    return call("PUT", r.path(object_namespace(object), object_name(object), "status"), body_text(object),
+    return call("update", "PUT", r.path(object_namespace(object), object_name(object), "status"), body_text(object),
                 "application/json", o);
 }
 
@@ -138,7 +144,7 @@ result<json> client::patch(const resource& r, const std::string& ns, const std::
     const char* content_type = type == patch_type::merge        ? "application/merge-patch+json"
                                : type == patch_type::json_patch ? "application/json-patch+json"
                                                                 : "application/strategic-merge-patch+json";
-    return call("PATCH", r.path(ns, name, subresource), body_text(patch), content_type, o);
+    return call("patch", "PATCH", r.path(ns, name, subresource), body_text(patch), content_type, o);
 }
 
 result<json> client::remove(const resource& r, const std::string& ns, const std::string& name,
@@ -150,7 +156,7 @@ result<json> client::remove(const resource& r, const std::string& ns, const std:
     }
     if (options.propagation_policy) body["propagationPolicy"] = *options.propagation_policy;
     if (options.grace_period_seconds) body["gracePeriodSeconds"] = *options.grace_period_seconds;
-    return call("DELETE", r.path(ns, name), body_text(body), "application/json", o);
+    return call("delete", "DELETE", r.path(ns, name), body_text(body), "application/json", o);
 }
 
 result<watch_event> decode_watch_event(std::string_view line) {
@@ -192,6 +198,7 @@ result<void> client::watch(const resource& r, const std::string& ns, const watch
     if (options.allow_bookmarks) add_param(query, "allowWatchBookmarks", "true");
     if (options.timeout_seconds) add_param(query, "timeoutSeconds", std::to_string(*options.timeout_seconds));
     std::optional<api_error> failure;
+    const auto started = std::chrono::steady_clock::now();
     auto streamed = transport_->stream(
         {"GET", r.path(ns) + query, "", "", priority::normal, std::nullopt},
         [&](std::string_view line) {
@@ -203,6 +210,8 @@ result<void> client::watch(const resource& r, const std::string& ns, const watch
             return on_event(std::move(*event));
         },
         {options.stop, options.idle_timeout});
+    // An ERROR event or an undecodable line came in a 200 answer.
+    observe("watch", streamed ? 200 : streamed.error().http_status, started);
     if (failure) return std::unexpected(std::move(*failure));
     return streamed;
 }

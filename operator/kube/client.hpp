@@ -1,11 +1,13 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -90,10 +92,25 @@ enum class patch_type {
     strategic_merge,  // application/strategic-merge-patch+json (built-in kinds only)
 };
 
+// What a client and the informers built on it report, for metrics. Any
+// may be empty. Called on the requesting thread: keep them cheap.
+struct client_observer {
+    // After every request: the Kubernetes verb (get, list, watch, create,
+    // update, patch, delete), the HTTP status (0: no answer arrived) and
+    // how long it took (a watch: how long it streamed).
+    std::function<void(std::string_view verb, int status, std::chrono::steady_clock::duration took)> request;
+    // An informer's watch ended with an error and is started again.
+    std::function<void(std::string_view resource)> watch_restarted;
+    // An informer lists everything again (after 410 Gone, or when it cannot
+    // resume its watch), not counting its first list.
+    std::function<void(std::string_view resource)> relisted;
+};
+
 // The Kubernetes API verbs over any resource path, JSON in and out.
 class client {
 public:
-    explicit client(std::shared_ptr<transport> t) : transport_(std::move(t)) {}
+    explicit client(std::shared_ptr<transport> t, client_observer observer = {})
+        : transport_(std::move(t)), observer_(std::move(observer)) {}
 
     result<json> get(const resource& r, const std::string& ns, const std::string& name,
                      const call_options& o = {}) const;
@@ -123,11 +140,14 @@ public:
     result<json> server_version(const call_options& o = {}) const;
 
     [[nodiscard]] transport& raw() const { return *transport_; }
+    [[nodiscard]] const client_observer& observer() const { return observer_; }
 
 private:
-    result<json> call(const std::string& method, const std::string& path, const std::string& body,
-                      const std::string& content_type, const call_options& o) const;
+    result<json> call(std::string_view verb, const std::string& method, const std::string& path,
+                      const std::string& body, const std::string& content_type, const call_options& o) const;
+    void observe(std::string_view verb, int status, std::chrono::steady_clock::time_point started) const;
     std::shared_ptr<transport> transport_;
+    client_observer observer_;
 };
 
 // Decodes one line of a watch stream. ERROR events come back as their error.

@@ -242,8 +242,10 @@ private:
     void run(std::stop_token stop) {
         std::string rv;
         int failures = 0;
+        bool listed_once = false;
         while (!stop.stop_requested()) {
             if (rv.empty()) {
+                if (listed_once && client_.observer().relisted) client_.observer().relisted(resource_.plural);
                 auto listed = list_and_replace();
                 if (!listed) {
                     spdlog::warn("list {}: {}", resource_.plural, listed.error().to_string());
@@ -251,6 +253,7 @@ private:
                     continue;
                 }
                 rv = *listed;
+                listed_once = true;
                 failures = 0;
             }
             auto watched = watch_from(rv, stop);
@@ -260,6 +263,7 @@ private:
                 continue;
             }
             count([](informer_stats& s) { ++s.watch_errors; });
+            if (client_.observer().watch_restarted) client_.observer().watch_restarted(resource_.plural);
             if (watched.error().kind == error_kind::gone) {
                 spdlog::info("watch {}: {}; listing again", resource_.plural, watched.error().to_string());
                 rv.clear();

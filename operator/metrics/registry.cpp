@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <iterator>
+#include <shared_mutex>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -480,10 +481,55 @@ histogram_family& registry::histogram(std::string name, std::string help, std::v
         new histogram_family(std::move(name), std::move(help), std::move(label_names), std::move(upper_bounds))));
 }
 
-void registry::add_collector(collector c) {
-    auto shared = std::make_shared<const collector>(std::move(c));
+// A collector runs under its slot's shared lock; removal takes the lock
+// exclusively, so it waits for the scrapes running the collector.
+struct registry::collector_slot {
+    std::uint64_t id = 0;
+    collector run;
+    std::shared_mutex mutex;
+    bool removed = false;
+};
+
+std::uint64_t registry::add_slot(collector c) {
+    auto slot = std::make_shared<collector_slot>();
+    slot->run = std::move(c);
     std::lock_guard lock(mutex_);
-    collectors_.push_back(std::move(shared));
+    slot->id = next_collector_id_++;
+    collectors_.push_back(slot);
+    return slot->id;
+}
+
+void registry::add_collector(collector c) { add_slot(std::move(c)); }
+
+collector_registration registry::scoped_collector(collector c) { return {this, add_slot(std::move(c))}; }
+
+void registry::remove_collector(std::uint64_t id) {
+    std::shared_ptr<collector_slot> slot;
+    {
+        std::lock_guard lock(mutex_);
+        const auto it = std::find_if(collectors_.begin(), collectors_.end(), [&](const auto& s) { return s->id == id; });
+        if (it == collectors_.end()) return;
+        slot = *it;
+        collectors_.erase(it);
+    }
+    std::unique_lock lock(slot->mutex);
+    slot->removed = true;
+}
+
+collector_registration::collector_registration(collector_registration&& other) noexcept
+    : registry_(std::exchange(other.registry_, nullptr)), id_(std::exchange(other.id_, 0)) {}
+
+collector_registration& collector_registration::operator=(collector_registration&& other) noexcept {
+    if (this != &other) {
+        reset();
+        registry_ = std::exchange(other.registry_, nullptr);
+        id_ = std::exchange(other.id_, 0);
+    }
+    return *this;
+}
+
+void collector_registration::reset() {
+    if (registry_ != nullptr) std::exchange(registry_, nullptr)->remove_collector(id_);
 }
 
 std::size_t registry::remove_matching(std::initializer_list<std::pair<std::string_view, std::string_view>> labels) {
@@ -541,16 +587,18 @@ void write_collected(std::string& out, const collected_family& f, exposition_for
 }  // namespace
 
 std::string registry::expose(exposition_format format) const {
-    std::vector<std::shared_ptr<const collector>> collectors;
+    std::vector<std::shared_ptr<collector_slot>> collectors;
     {
         std::lock_guard lock(mutex_);
         collectors = collectors_;
     }
     std::vector<collected_family> collected;
     for (const auto& c : collectors) {
+        std::shared_lock running(c->mutex);
+        if (c->removed) continue;
         const std::size_t before = collected.size();
         try {
-            (*c)(collected);
+            c->run(collected);
         } catch (...) {
             collected.resize(before);
         }

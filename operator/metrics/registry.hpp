@@ -260,6 +260,30 @@ struct collected_family {
 // collector's output for this scrape.
 using collector = std::function<void(std::vector<collected_family>&)>;
 
+class registry;
+
+// Keeps a collector registered while it lives (registry::scoped_collector):
+// destroying or resetting it removes the collector, after waiting for a
+// scrape that is running it, so the collector may capture objects that die
+// with the registration. Move-only.
+class collector_registration {
+public:
+    collector_registration() = default;
+    ~collector_registration() { reset(); }
+    collector_registration(collector_registration&& other) noexcept;
+    collector_registration& operator=(collector_registration&& other) noexcept;
+    collector_registration(const collector_registration&) = delete;
+    collector_registration& operator=(const collector_registration&) = delete;
+
+    void reset();
+
+private:
+    friend class registry;
+    collector_registration(registry* r, std::uint64_t id) : registry_(r), id_(id) {}
+    registry* registry_ = nullptr;
+    std::uint64_t id_ = 0;
+};
+
 class registry {
 public:
     registry();
@@ -281,7 +305,11 @@ public:
     histogram_family& histogram(std::string name, std::string help, std::vector<std::string> label_names,
                                 std::vector<double> upper_bounds);
 
+    // A collector for the registry's lifetime.
     void add_collector(collector c);
+    // A collector for the registration's lifetime (which must not outlast
+    // the registry).
+    [[nodiscard]] collector_registration scoped_collector(collector c);
 
     // Across every family that has all the given label names: drops each
     // series whose labels equal all the given values. Returns how many.
@@ -293,13 +321,19 @@ public:
     [[nodiscard]] std::string expose(exposition_format format) const;
 
 private:
+    friend class collector_registration;
+    struct collector_slot;
+
     template <class F>
     F& add(std::unique_ptr<F> fresh);
+    std::uint64_t add_slot(collector c);
+    void remove_collector(std::uint64_t id);
 
     mutable std::mutex mutex_;
     std::map<std::string, std::unique_ptr<family_base>, std::less<>> families_;
     std::set<std::string, std::less<>> taken_names_;  // every sample/family name of families_
-    std::vector<std::shared_ptr<const collector>> collectors_;
+    std::vector<std::shared_ptr<collector_slot>> collectors_;
+    std::uint64_t next_collector_id_ = 1;
     mutable std::atomic<std::size_t> last_size_{0};  // reserve() hint for expose()
 };
 

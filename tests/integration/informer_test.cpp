@@ -23,12 +23,12 @@ namespace {
 using namespace std::chrono_literals;
 using namespace elector::kube;
 
-client make_client(const control_plane& env) {
+client make_client(const control_plane& env, client_observer observer = {}) {
     auto config = load_kubeconfig({.explicit_path = env.kubeconfig()});
     if (!config) throw std::runtime_error(config.error());
     auto t = transport::create(*config, {.qps = 1000, .burst = 1000, .timeout = 3000ms});
     if (!t) throw std::runtime_error(t.error());
-    return client(*t);
+    return client(*t, std::move(observer));
 }
 
 // uid -> resourceVersion of every pod in the namespace, from a fresh list.
@@ -156,7 +156,10 @@ TEST_F(informer_test, a_compacted_resource_version_leads_to_a_relist_and_nothing
     // Served from etcd directly (no watch cache), a watch resumed from a
     // compacted revision is answered with 410 Gone.
     control_plane env({.nodes = 1, .watch_cache = false});
-    auto c = make_client(env);
+    std::atomic<int> restarts = 0;
+    std::atomic<int> relists = 0;
+    auto c = make_client(env, {.watch_restarted = [&](std::string_view r) { restarts += r == "pods"; },
+                               .relisted = [&](std::string_view r) { relists += r == "pods"; }});
     start_informer(env, c, "compact");
     {
         churn writer(c, "compact");
@@ -176,6 +179,8 @@ TEST_F(informer_test, a_compacted_resource_version_leads_to_a_relist_and_nothing
     // compacted revision, is told 410 and lists again.
     ASSERT_TRUE(eventually(30s, [&] { return inf_->stats().lists >= 2; }, 250ms))
         << "no relist after compaction; watch errors: " << inf_->stats().watch_errors;
+    EXPECT_GE(relists.load(), 1) << "the observer (elector_watch_relists_total) is told of the relist";
+    EXPECT_GE(restarts.load(), 1) << "and of the watch that ended with 410 Gone";
     {
         churn writer(c, "compact");
         std::this_thread::sleep_for(2s);

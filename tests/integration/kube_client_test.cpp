@@ -18,9 +18,11 @@
 
 #include "control_plane.hpp"
 #include "kube/client.hpp"
+#include "kube/client_metrics.hpp"
 #include "kube/cluster_config.hpp"
 #include "kube/objects.hpp"
 #include "kube/time.hpp"
+#include "metrics/registry.hpp"
 #include "raw_server.hpp"
 #include "widgets.hpp"
 
@@ -115,6 +117,37 @@ TEST_F(kube_client_test, create_get_update_delete_and_their_errors) {
     ASSERT_FALSE(missing.has_value());
     EXPECT_EQ(missing.error().kind, error_kind::not_found);
     EXPECT_EQ(c.remove(resources::leases, "client", "crud").error().kind, error_kind::not_found);
+}
+
+TEST_F(kube_client_test, every_request_is_counted_by_verb_and_code) {
+    metrics::registry reg;
+    auto t = transport::create(admin_config(), {.qps = 1000, .burst = 1000});
+    ASSERT_TRUE(t.has_value()) << t.error();
+    const client c(*t, client_metrics(reg));
+    ASSERT_TRUE(c.create(resources::leases, "client", lease_object("counted", "pod-a")));
+    EXPECT_FALSE(c.create(resources::leases, "client", lease_object("counted", "pod-a")));
+    ASSERT_TRUE(c.get(resources::leases, "client", "counted"));
+    ASSERT_TRUE(c.list(resources::leases, "client"));
+    ASSERT_TRUE(c.patch(resources::leases, "client", "counted", patch_type::merge, {{"spec", {{"holderIdentity", "b"}}}}));
+    ASSERT_TRUE(c.remove(resources::leases, "client", "counted"));
+    EXPECT_FALSE(c.get(resources::leases, "client", "counted"));
+    ASSERT_TRUE(c.watch(resources::leases, "client", {.timeout_seconds = 1}, [](watch_event&&) { return true; }));
+
+    const std::string text = reg.expose(metrics::exposition_format::prometheus_text);
+    for (const char* line : {R"(elector_api_requests_total{verb="create",code="201"} 1)",
+                             R"(elector_api_requests_total{verb="create",code="409"} 1)",
+                             R"(elector_api_requests_total{verb="get",code="200"} 1)",
+                             R"(elector_api_requests_total{verb="get",code="404"} 1)",
+                             R"(elector_api_requests_total{verb="list",code="200"} 1)",
+                             R"(elector_api_requests_total{verb="patch",code="200"} 1)",
+                             R"(elector_api_requests_total{verb="delete",code="200"} 1)",
+                             R"(elector_api_requests_total{verb="watch",code="200"} 1)",
+                             R"(elector_api_request_duration_seconds_count{verb="get"} 2)",
+                             R"(elector_api_request_duration_seconds_count{verb="create"} 2)"}) {
+        EXPECT_NE(text.find(std::string("\n") + line + "\n"), std::string::npos) << line << "\n" << text;
+    }
+    EXPECT_EQ(text.find(R"(elector_api_request_duration_seconds_count{verb="watch"})"), std::string::npos)
+        << "a watch's duration is how long it streamed, not a latency\n" << text;
 }
 
 TEST_F(kube_client_test, merge_json_and_strategic_merge_patches) {
@@ -565,10 +598,13 @@ TEST(kube_client_bad_server, an_unreachable_server_is_a_connection_error) {
         port = gone.port();
     }
     cluster_config config{.server = fmt::format("https://127.0.0.1:{}", port)};
-    auto got = client(*transport::create(config, {})).get(resources::pods, "ns", "p");
+    metrics::registry reg;
+    auto got = client(*transport::create(config, {}), client_metrics(reg)).get(resources::pods, "ns", "p");
     ASSERT_FALSE(got.has_value());
     EXPECT_EQ(got.error().kind, error_kind::connection) << got.error().to_string();
     EXPECT_NE(got.error().message.find(config.server), std::string::npos);
+    const std::string text = reg.expose(metrics::exposition_format::prometheus_text);
+    EXPECT_NE(text.find("elector_api_requests_total{verb=\"get\",code=\"<error>\"} 1\n"), std::string::npos) << text;
 }
 
 TEST(kube_client_bad_server, retry_after_and_user_agent) {

@@ -3,14 +3,17 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <limits>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -156,6 +159,56 @@ TEST(metrics_exposition, families_sorted_and_merged_with_collectors) {
               "# HELP d_gauge h\n# TYPE d_gauge gauge\nd_gauge 4\n");
     EXPECT_NE(reg.expose(exposition_format::openmetrics).find("# TYPE c counter\nc_total{x=\"1\"} 3\n"),
               std::string::npos);
+}
+
+TEST(metrics_collectors, scoped_collector_goes_with_its_registration) {
+    registry reg;
+    auto gauge_of = [](std::string name, double v) {
+        return [name = std::move(name), v](std::vector<collected_family>& out) {
+            out.push_back({.name = name, .help = "h", .type = metric_type::gauge, .samples = {{{}, v}}});
+        };
+    };
+    reg.add_collector(gauge_of("kept", 1));
+    auto first = reg.scoped_collector(gauge_of("scoped", 2));
+    EXPECT_EQ(reg.expose(exposition_format::prometheus_text),
+              "# HELP kept h\n# TYPE kept gauge\nkept 1\n# HELP scoped h\n# TYPE scoped gauge\nscoped 2\n");
+    collector_registration moved = std::move(first);
+    first.reset();  // moved from: nothing to remove
+    EXPECT_NE(reg.expose(exposition_format::prometheus_text).find("scoped 2"), std::string::npos);
+    moved = reg.scoped_collector(gauge_of("other", 3));  // the assignment removes "scoped"
+    EXPECT_EQ(reg.expose(exposition_format::prometheus_text),
+              "# HELP kept h\n# TYPE kept gauge\nkept 1\n# HELP other h\n# TYPE other gauge\nother 3\n");
+    moved.reset();
+    EXPECT_EQ(reg.expose(exposition_format::prometheus_text), "# HELP kept h\n# TYPE kept gauge\nkept 1\n");
+}
+
+TEST(metrics_collectors, removal_waits_for_a_running_scrape) {
+    registry reg;
+    std::promise<void> entered;
+    std::promise<void> release;
+    auto released = release.get_future().share();
+    auto alive = std::make_unique<int>(5);
+    int* observed = alive.get();
+    auto registration = reg.scoped_collector([&, released](std::vector<collected_family>& out) {
+        entered.set_value();
+        released.wait();
+        out.push_back({.name = "v", .help = "h", .type = metric_type::gauge, .samples = {{{}, double(*observed)}}});
+    });
+    auto scrape = std::async(std::launch::async, [&] { return reg.expose(exposition_format::prometheus_text); });
+    entered.get_future().wait();
+    std::atomic<bool> removed = false;
+    std::thread remover([&] {
+        registration.reset();  // must wait: the collector still reads *observed
+        removed = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_FALSE(removed.load());
+    release.set_value();
+    remover.join();
+    EXPECT_TRUE(removed.load());
+    alive.reset();  // only now may what the collector reads go
+    EXPECT_NE(scrape.get().find("v 5"), std::string::npos);
+    EXPECT_EQ(reg.expose(exposition_format::prometheus_text), "");
 }
 
 TEST(metrics_exposition, labelled_family_without_series_is_left_out) {
