@@ -194,6 +194,12 @@ int run(const config::options& options) {
     // is handed over.
     controller::election_controller controller(client, groups, scope, controller_options);
     controller.start();
+    const auto ready = [&] { return groups.has_synced() && controller.synced(); };
+    const auto ready_metric = registry.scoped_collector([&](std::vector<metrics::collected_family>& out) {
+        out.push_back({.name = "elector_ready",
+                       .help = "1 when this replica's caches are synced (as /readyz), leading or not.",
+                       .samples = {{{}, ready() ? 1.0 : 0.0}}});
+    });
 
     // Probes. /readyz does not depend on leading (a 2-replica Deployment
     // would never be Available); its body says whether this replica leads.
@@ -204,11 +210,11 @@ int run(const config::options& options) {
             return http::response{.status = 200, .content_type = "text/plain; charset=utf-8", .body = "ok\n"};
         });
         probes.get("/readyz", [&](const http::request&) {
-            const bool ready = groups.has_synced() && controller.synced();
+            const bool synced = ready();
             const char* role = leading ? "leading" : "standby";
-            return http::response{.status = ready ? 200 : 503,
+            return http::response{.status = synced ? 200 : 503,
                                   .content_type = "text/plain; charset=utf-8",
-                                  .body = ready ? fmt::format("ok: caches synced; {}\n", role)
+                                  .body = synced ? fmt::format("ok: caches synced; {}\n", role)
                                                 : fmt::format("not ready: caches not synced yet; {}\n", role)};
         });
         if (auto port = probes.start(options.health_probe_bind_address); !port) {

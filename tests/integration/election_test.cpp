@@ -118,6 +118,10 @@ TEST_F(election_test, metrics_follow_the_election_and_pass_promtool) {
               std::vector<std::string>{fmt::format("elector_group_candidates{{{},state=\"eligible\"}} 3", where)});
     EXPECT_EQ(samples(text, "leader_election_master_status{").size(), 1u) << text;
     EXPECT_FALSE(samples(text, "process_resident_memory_bytes ").empty()) << text;
+    EXPECT_EQ(samples(text, "elector_ready "), std::vector<std::string>{"elector_ready 1"}) << text;
+    EXPECT_FALSE(samples(text, "elector_api_requests_total{verb=\"patch\",code=\"200\"}").empty()) << text;
+    EXPECT_FALSE(samples(text, "elector_workqueue_adds_total ").empty()) << text;
+    EXPECT_EQ(samples(text, "elector_group_leaderless_seconds_total{" + where).size(), 1u) << text;
 
     // A deletion: the leader gauge follows, the counter agrees with the Lease.
     env_->kubectl({"delete", "pod", first, "-n", ns_, "--wait=false"});
