@@ -14,6 +14,10 @@ constexpr std::string_view reasons[] = {"initial",     "deleted",        "not_ca
                                         "crashed",     "not_ready",      "node_not_ready", "lease_expired",
                                         "rollout",     "preferred",      "drift",          "lease_changed"};
 
+// An initial election and a Lease that moved outside this elector are not
+// failovers it timed.
+bool is_failover(std::string_view reason) { return reason != "initial" && reason != "lease_changed"; }
+
 std::string group_key(const std::string& ns, const std::string& group) { return ns + "/" + group; }
 
 }  // namespace
@@ -41,6 +45,12 @@ group_metrics::group_metrics(metrics::registry& r, kube::work_queue& queue)
                                   "Reconciles that failed and were retried with backoff.", {})),
       queue_wait_(r.histogram("elector_workqueue_queue_duration_seconds",
                               "How long a group waited in the work queue before a worker took it.", {}, queue_buckets)) {
+    // Every failover reason's series from the start, at 0: otherwise the
+    // first failover of a reason is the series' first sample, which rate()
+    // and increase() cannot see.
+    for (std::string_view reason : reasons) {
+        if (is_failover(reason)) failover_.with({reason});
+    }
     collector_ = r.scoped_collector([this, &queue](std::vector<metrics::collected_family>& out) {
         const auto q = queue.read_stats();
         out.push_back({.name = "elector_workqueue_depth",
@@ -127,7 +137,7 @@ void group_metrics::transition(const std::string& ns, const std::string& group, 
                                double seconds) {
     const std::string_view reason = metric_reason(t.reason);
     transitions_.with({ns, group, reason})->inc();
-    if (reason != "initial" && reason != "lease_changed") failover_.with({reason})->observe(seconds);
+    if (is_failover(reason)) failover_.with({reason})->observe(seconds);
 }
 
 void group_metrics::reconciled(double seconds, bool ok) {

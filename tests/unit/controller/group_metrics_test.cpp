@@ -80,6 +80,8 @@ TEST(group_metrics, the_leader_gauge_follows_the_leader_and_the_group_series_go_
     EXPECT_NE(text.find("elector_failover_duration_seconds_count{reason=\"crashed\"} 1\n"), std::string::npos) << text;
     EXPECT_EQ(text.find("elector_failover_duration_seconds_count{reason=\"initial\"}"), std::string::npos)
         << "an initial election is not a failover\n" << text;
+    EXPECT_NE(text.find("elector_failover_duration_seconds_count{reason=\"deleted\"} 0\n"), std::string::npos)
+        << "every failover reason's histogram exists from the start\n" << text;
     EXPECT_NE(text.find("elector_group_candidates{namespace=\"shop\",group=\"db\",state=\"eligible\"} 2\n"),
               std::string::npos)
         << text;
