@@ -90,15 +90,18 @@ bool run_leader_election(const config::options& options, const kube::client& cli
         lock, kube::time_source::system(),
         {.on_started_leading =
              [&](std::stop_token leading) {
-                 spdlog::info("leader election: event=started-leading id={} lease={} mono={}", id, where, mono());
+                 spdlog::info("leader election: event=started-leading id={} lease={} mono={}", log::q(id),
+                              log::q(where), mono());
                  work(leading);
-                 spdlog::info("leader election: event=stopped-leading id={} lease={} mono={}", id, where, mono());
+                 spdlog::info("leader election: event=stopped-leading id={} lease={} mono={}", log::q(id),
+                              log::q(where), mono());
              },
-         .on_stopped_leading = [&] { spdlog::info("leader election: {} no longer leads {}", id, where); },
+         .on_stopped_leading =
+             [&] { spdlog::info("leader election: no longer leading id={} lease={}", log::q(id), log::q(where)); },
          .on_new_leader =
              [&](const std::string& leader) {
-                 spdlog::info("leader election: event=new-leader id={} leader={} lease={} mono={}", id, leader, where,
-                              mono());
+                 spdlog::info("leader election: event=new-leader id={} leader={} lease={} mono={}", log::q(id),
+                              log::q(leader), log::q(where), mono());
              }});
     // A standby watches the Lease, so that it tries at once when the leader
     // releases it instead of at its next retry.
@@ -108,7 +111,7 @@ bool run_leader_election(const config::options& options, const kube::client& cli
                                        .on_update = [&](const kube::lease&, const kube::lease&) { elector.nudge(); },
                                        .on_delete = [&](const kube::lease&) { elector.nudge(); }});
     watch.start();
-    spdlog::info("leader election: {} competing for lease {}", id, where);
+    spdlog::info("leader election: competing for lease id={} lease={}", log::q(id), log::q(where));
     elector.run(stop);
     watch.stop();
     return stop.stop_requested();
@@ -117,11 +120,11 @@ bool run_leader_election(const config::options& options, const kube::client& cli
 int run(const config::options& options) {
     const sigset_t signals = block_termination_signals();
     log::setup(options.level, options.format);
-    spdlog::info("elector {} (commit {}) starting", build_info::version, build_info::git_commit);
+    spdlog::info("elector starting version={} commit={}", log::q(build_info::version), log::q(build_info::git_commit));
 
     auto cluster = kube::resolve_cluster_config(options.kubeconfig, options.context);
     if (!cluster) {
-        spdlog::error("cannot load the cluster configuration: {}", cluster.error());
+        spdlog::error("cannot load the cluster configuration error={}", log::q(cluster.error()));
         return 1;
     }
     auto transport = kube::transport::create(*cluster, {.qps = options.kube_api_qps,
@@ -129,7 +132,8 @@ int run(const config::options& options) {
                                                         .timeout = options.request_timeout,
                                                         .user_agent = user_agent()});
     if (!transport) {
-        spdlog::error("cannot use the cluster configuration from {}: {}", cluster->source, transport.error());
+        spdlog::error("cannot use the cluster configuration source={} error={}", log::q(cluster->source),
+                      log::q(transport.error()));
         return 1;
     }
     // Metrics: process, build and API in every replica; group series only
@@ -144,12 +148,13 @@ int run(const config::options& options) {
     // than as the first controller's errors.
     auto version = client.server_version();
     if (!version) {
-        spdlog::error("cannot reach the Kubernetes API at {} (from {}): {}", cluster->server, cluster->source,
-                      version.error().to_string());
+        spdlog::error("cannot reach the Kubernetes API at {} server={} source={} error={}", cluster->server,
+                      log::q(cluster->server), log::q(cluster->source), log::q(version.error().to_string()));
         return 1;
     }
-    spdlog::info("connected to Kubernetes {} at {} (from {})", version->value("gitVersion", "(unknown version)"),
-                 cluster->server, cluster->source);
+    const std::string kubernetes_version = version->value("gitVersion", "(unknown version)");
+    spdlog::info("connected to Kubernetes {} at {} version={} server={} source={}", kubernetes_version, cluster->server,
+                 log::q(kubernetes_version), log::q(cluster->server), log::q(cluster->source));
 
     auto& master_status = registry.gauge("leader_election_master_status",
                                          "1 while this replica leads elector's own election (client-go's metric).",
@@ -161,7 +166,8 @@ int run(const config::options& options) {
             return http::response{.status = 200, .content_type = std::string(n.content_type), .body = registry.expose(n.format)};
         });
         if (auto port = metrics_server.start(options.metrics_bind_address); !port) {
-            spdlog::error("cannot serve the metrics on {}: {}", options.metrics_bind_address.to_string(), port.error());
+            spdlog::error("cannot serve the metrics address={} error={}",
+                          log::q(options.metrics_bind_address.to_string()), log::q(port.error()));
             return 1;
         }
     }
@@ -174,8 +180,8 @@ int run(const config::options& options) {
     if (options.leader_api_bind_address.enabled) {
         controller::add_leader_routes(leader_api, groups);
         if (auto port = leader_api.start(options.leader_api_bind_address); !port) {
-            spdlog::error("cannot serve the leader API on {}: {}", options.leader_api_bind_address.to_string(),
-                          port.error());
+            spdlog::error("cannot serve the leader API address={} error={}",
+                          log::q(options.leader_api_bind_address.to_string()), log::q(port.error()));
             return 1;
         }
     }
@@ -185,7 +191,8 @@ int run(const config::options& options) {
     if constexpr (build_info::test_hooks) {
         if (const char* step = std::getenv("ELECTOR_TEST_EXIT_AFTER_STEP"); step != nullptr && *step != '\0') {
             controller_options.exit_after_step = std::atoi(step);
-            spdlog::warn("test hook: exiting after step {} of the first handover", controller_options.exit_after_step);
+            spdlog::warn("test hook: the first handover will exit the process after_step={}",
+                         controller_options.exit_after_step);
         }
     }
     // Built and its caches started here, in every replica, so that a standby
@@ -218,8 +225,8 @@ int run(const config::options& options) {
                                                 : fmt::format("not ready: caches not synced yet; {}\n", role)};
         });
         if (auto port = probes.start(options.health_probe_bind_address); !port) {
-            spdlog::error("cannot serve the health probes on {}: {}", options.health_probe_bind_address.to_string(),
-                          port.error());
+            spdlog::error("cannot serve the health probes address={} error={}",
+                          log::q(options.health_probe_bind_address.to_string()), log::q(port.error()));
             return 1;
         }
     }
@@ -228,9 +235,9 @@ int run(const config::options& options) {
     const auto run_controller = [&](std::stop_token until) {
         leading = true;
         master->set(1);
-        spdlog::info("election controller: starting for {}",
-                     scope.all() ? std::string("all namespaces but kube-system, kube-public and kube-node-lease")
-                                 : fmt::format("namespaces {}", fmt::join(options.namespaces, ", ")));
+        spdlog::info("election controller: starting namespaces={}",
+                     scope.all() ? log::q("all but kube-system, kube-public and kube-node-lease")
+                                 : log::q(fmt::format("{}", fmt::join(options.namespaces, ","))));
         if (!controller.run(until) && !until.stop_requested()) spdlog::error("election controller: caches never synced");
         leading = false;
         master->set(0);
@@ -241,7 +248,7 @@ int run(const config::options& options) {
     std::jthread signal_thread([&] {
         int sig = 0;
         sigwait(&signals, &sig);
-        spdlog::info("received {}, stopping", sigabbrev_np(sig));
+        spdlog::info("received a signal, stopping signal=SIG{}", sigabbrev_np(sig));
         stop.request_stop();
     });
     int code = 0;

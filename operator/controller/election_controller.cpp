@@ -13,6 +13,8 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include "log/logging.hpp"
+
 namespace elector::controller {
 
 namespace {
@@ -82,7 +84,7 @@ std::string handover_message(const election::transition& t) {
 }
 
 [[noreturn]] void exit_for_test(int step, const std::string& key) {
-    spdlog::warn("test hook: exiting after step {} of a handover of {}", step, key);
+    spdlog::warn("test hook: exiting in the middle of a handover after_step={} group={}", step, log::q(key));
     spdlog::default_logger()->flush();
     _exit(3);
 }
@@ -292,7 +294,7 @@ bool election_controller::run(std::stop_token stop) {
         caches_->stop();
         return false;
     }
-    spdlog::info("election controller: caches synced; {} workers", options_.workers);
+    spdlog::info("election controller: caches synced workers={}", options_.workers);
     groups_.listen([this](const election_group& g) {
         if (!scope_.contains(g.meta.namespace_)) return;
         enqueue(kube::key_of(g.meta));
@@ -329,14 +331,14 @@ void election_controller::worker(std::stop_token stop) {
         try {
             ok = reconcile(item->key);
         } catch (const std::exception& e) {  // never expected; a bug must not end the worker
-            spdlog::error("reconcile {}: {}", item->key, e.what());
+            spdlog::error("reconcile failed with an exception group={} error={}", log::q(item->key), log::q(e.what()));
         }
         if (metrics_) metrics_->reconciled(std::chrono::duration<double>(clock_.now() - started).count(), ok);
         if (ok) {
             queue_.forget(item->key);
         } else {
             const auto delay = queue_.add_rate_limited(item->key, priority::urgent);
-            spdlog::debug("reconcile {}: retrying in {}ms", item->key,
+            spdlog::debug("reconcile failed, retrying group={} delay={}ms", log::q(item->key),
                           std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
         }
         queue_.done(item->key);
@@ -405,8 +407,8 @@ bool election_controller::finalize(const election_group& g, const std::string& k
                                {"annotations", {{std::string(election::term_annotation), nullptr}}}}}};
             auto done = client_.patch(kube::resources::pods, ns, name, kube::patch_type::merge, patch);
             if (!done && done.error().kind != kube::error_kind::not_found) {
-                spdlog::warn("group {}: deleting: cannot remove the leader label from pod {}: {}", key, name,
-                             done.error().to_string());
+                spdlog::warn("deleting a group: cannot remove the leader label group={} pod={} error={}", log::q(key),
+                             log::q(name), log::q(done.error().to_string()));
                 return false;
             }
             if (done) {
@@ -421,12 +423,12 @@ bool election_controller::finalize(const election_group& g, const std::string& k
                                           {.precondition_uid = lease->meta.uid});
             if (!removed && removed.error().kind != kube::error_kind::not_found &&
                 removed.error().kind != kube::error_kind::conflict) {
-                spdlog::warn("group {}: deleting: cannot delete lease {}: {}", key, g.spec.lease_name,
-                             removed.error().to_string());
+                spdlog::warn("deleting a group: cannot delete the lease group={} lease={} error={}", log::q(key),
+                             log::q(ns + "/" + g.spec.lease_name), log::q(removed.error().to_string()));
                 return false;
             }
             c.lease_writes.erase(lease_key);
-            lease_note = fmt::format("; deleted lease {}", g.spec.lease_name);
+            lease_note = fmt::format(" lease={}", log::q(ns + "/" + g.spec.lease_name));
         }
     }
     kube::json finalizers = kube::json::array();
@@ -436,11 +438,12 @@ bool election_controller::finalize(const election_group& g, const std::string& k
     auto done = client_.patch(kube::resources::electiongroups, ns, g.meta.name, kube::patch_type::merge,
                               {{"metadata", {{"resourceVersion", g.meta.resource_version}, {"finalizers", finalizers}}}});
     if (!done && done.error().kind != kube::error_kind::not_found) {
-        spdlog::info("group {}: deleting: cannot remove the finalizer: {}", key, done.error().to_string());
+        spdlog::info("deleting a group: cannot remove the finalizer group={} error={}", log::q(key),
+                     log::q(done.error().to_string()));
         return false;
     }
-    spdlog::info("group {}: deleted: removed the leader label and term from {}{}", key,
-                 cleaned.empty() ? std::string("no pod") : fmt::format("pods {}", fmt::join(cleaned, ", ")), lease_note);
+    spdlog::info("group deleted: leader label and term removed group={} pods={}{}", log::q(key),
+                 cleaned.empty() ? std::string("-") : log::q(fmt::format("{}", fmt::join(cleaned, ","))), lease_note);
     events_.forget(g.meta.uid);
     if (metrics_) metrics_->forget(ns, g.meta.name);
     c.group_writes.erase(key);
@@ -472,7 +475,7 @@ bool election_controller::reconcile(const std::string& key) {
         auto written = client_.patch(kube::resources::electiongroups, ns, g.meta.name, kube::patch_type::merge,
                                      status_patch(status), "status");
         if (!written) {
-            spdlog::warn("group {}: cannot write status: {}", key, written.error().to_string());
+            spdlog::warn("cannot write status group={} error={}", log::q(key), log::q(written.error().to_string()));
             return false;
         }
         if (auto parsed = election_group::from_json(*written)) {
@@ -491,7 +494,7 @@ bool election_controller::reconcile(const std::string& key) {
             return false;
         if (metrics_) metrics_->blocked(ns, g.meta.name);
         if (news) {
-            spdlog::warn("group {}: {}: {}", key, reason, message);
+            spdlog::warn("group blocked group={} reason={} message={}", log::q(key), log::q(reason), log::q(message));
             record("Warning", std::string(reason), message);
         }
         if (recheck) queue_.add_after(key, *recheck);
@@ -507,7 +510,8 @@ bool election_controller::reconcile(const std::string& key) {
                                   {{"metadata", {{"resourceVersion", g.meta.resource_version}, {"finalizers", finalizers}}}});
         if (!done) {
             if (done.error().kind == kube::error_kind::not_found) return true;
-            spdlog::info("group {}: cannot add finalizer {}: {}", key, election::finalizer, done.error().to_string());
+            spdlog::info("cannot add the finalizer group={} finalizer={} error={}", log::q(key),
+                         log::q(election::finalizer), log::q(done.error().to_string()));
             return false;
         }
         if (auto parsed = election_group::from_json(*done)) {
@@ -544,7 +548,8 @@ bool election_controller::reconcile(const std::string& key) {
     if (!lease && state->foreign_lease) {
         auto found = client_.get(kube::resources::leases, ns, g.spec.lease_name);
         if (!found && found.error().kind != kube::error_kind::not_found) {
-            spdlog::info("group {}: cannot read lease {}: {}", key, g.spec.lease_name, found.error().to_string());
+            spdlog::info("cannot read the lease group={} lease={} error={}", log::q(key), log::q(lease_key),
+                         log::q(found.error().to_string()));
             return false;
         }
         state->foreign_lease = false;
@@ -628,14 +633,16 @@ bool election_controller::reconcile(const std::string& key) {
                            {"annotations", {{std::string(election::term_annotation), nullptr}}}}}};
         auto done = client_.patch(kube::resources::pods, ns, d.name, kube::patch_type::merge, patch, "", urgent);
         if (!done && done.error().kind != kube::error_kind::not_found) {
-            spdlog::info("group {}: cannot demote pod {}: {}", key, d.name, done.error().to_string());
+            spdlog::info("cannot demote a pod group={} pod={} error={}", log::q(key), log::q(d.name),
+                         log::q(done.error().to_string()));
             return false;
         }
         if (done) {
             if (auto p = kube::pod::from_json(*done)) {
                 c.pod_writes.put(ns + "/" + d.name, std::make_shared<const kube::pod>(std::move(*p)), clock_.now());
             }
-            spdlog::info("election: event=demoted group={} pod={} mono={}", key, d.name, mono_seconds(clock_.now()));
+            spdlog::info("election: event=demoted group={} pod={} mono={}", log::q(key), log::q(d.name),
+                         mono_seconds(clock_.now()));
         }
     }
     if (handover && options_.exit_after_step == 1) exit_for_test(1, key);
@@ -667,7 +674,8 @@ bool election_controller::reconcile(const std::string& key) {
                 // reports LeaseConflict.
                 state->foreign_lease = true;
             }
-            spdlog::info("group {}: cannot write lease {}: {}", key, g.spec.lease_name, e.to_string());
+            spdlog::info("cannot write the lease group={} lease={} error={}", log::q(key), log::q(lease_key),
+                         log::q(e.to_string()));
             return false;
         }
         auto parsed = kube::lease::from_json(*written);
@@ -700,13 +708,14 @@ bool election_controller::reconcile(const std::string& key) {
                            {"annotations", {{std::string(election::term_annotation), std::to_string(p.term)}}}}}};
         auto done = client_.patch(kube::resources::pods, ns, p.name, kube::patch_type::merge, patch, "", urgent);
         if (!done) {
-            spdlog::info("group {}: cannot label pod {} as leader: {}", key, p.name, done.error().to_string());
+            spdlog::info("cannot label the leader pod group={} pod={} error={}", log::q(key), log::q(p.name),
+                         log::q(done.error().to_string()));
             return false;
         }
         if (auto parsed = kube::pod::from_json(*done)) {
             c.pod_writes.put(ns + "/" + p.name, std::make_shared<const kube::pod>(std::move(*parsed)), clock_.now());
         }
-        spdlog::info("election: event=promoted group={} pod={} term={} mono={}", key, p.name, p.term,
+        spdlog::info("election: event=promoted group={} pod={} term={} mono={}", log::q(key), log::q(p.name), p.term,
                      mono_seconds(clock_.now()));
     }
     const auto labelled_at = clock_.now();
@@ -715,8 +724,9 @@ bool election_controller::reconcile(const std::string& key) {
     // Step 4: status and Event.
     if (plan.change) {
         const auto& t = *plan.change;
-        spdlog::info("election: event=leader-changed group={} from={} to={} term={} reason={} mono={}: {}", key,
-                     t.from.empty() ? "-" : t.from, t.to, t.term, t.reason, mono_seconds(clock_.now()), t.message);
+        spdlog::info("election: event=leader-changed group={} from={} to={} term={} reason={} mono={} message={}",
+                     log::q(key), t.from.empty() ? std::string("-") : log::q(t.from), log::q(t.to), t.term,
+                     log::q(t.reason), mono_seconds(clock_.now()), log::q(handover_message(t)));
     }
     const auto* was = g.status.find(election::conditions::leader_elected);
     const auto* is = plan.status.find(election::conditions::leader_elected);
@@ -732,18 +742,20 @@ bool election_controller::reconcile(const std::string& key) {
     if (plan.change) record("Normal", plan.change->reason, handover_message(*plan.change), true);
     if (!plan.repairs.empty()) {
         const auto text = fmt::format("{}", fmt::join(plan.repairs, "; "));
-        spdlog::warn("group {}: drift repaired: {}", key, text);
+        spdlog::warn("drift repaired group={} message={}", log::q(key), log::q(text));
         record("Warning", "DriftRepaired", text);
     }
     if (is_paused != nullptr && (was_paused == nullptr ? is_paused->status == "True" : was_paused->status != is_paused->status)) {
         const bool paused = is_paused->status == "True";
-        spdlog::info("group {}: {}", key, paused ? "paused: no handovers until spec.paused is false" : "resumed");
+        spdlog::info("{} group={}", paused ? "group paused: no handovers until spec.paused is false" : "group resumed",
+                     log::q(key));
         record("Normal", paused ? "Paused" : "Resumed",
                paused ? "spec.paused is true: elector starts no handover; drift is still repaired"
                       : "spec.paused is false: the election rules apply again");
     }
     if (is != nullptr && is->status == "False" && (was == nullptr || was->reason != is->reason)) {
-        spdlog::warn("group {}: {}: {}", key, is->reason, is->message);
+        spdlog::warn("no leader elected group={} reason={} message={}", log::q(key), log::q(is->reason),
+                     log::q(is->message));
         record("Warning", is->reason, is->message);
     }
     if (plan.requeue_after) queue_.add_after(key, *plan.requeue_after, priority::urgent);

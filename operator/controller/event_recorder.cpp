@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "kube/time.hpp"
+#include "log/logging.hpp"
 
 namespace elector::controller {
 
@@ -270,8 +271,8 @@ event_recorder::outcome event_recorder::record(const kube::object_reference& inv
                                 : d.what == action::create ? outcome::created
                                                            : outcome::counted;
         if (d.what == action::drop) {
-            spdlog::debug("{} {}/{}: spam filter dropped event {}: {}", involved.kind, involved.namespace_,
-                          involved.name, reason, message);
+            spdlog::debug("spam filter dropped an event kind={} object={} reason={} message={}", log::q(involved.kind),
+                          log::q(involved.namespace_ + "/" + involved.name), log::q(reason), log::q(message));
             return outcome::dropped;
         }
         if (d.what == action::none) return success;
@@ -293,12 +294,13 @@ event_recorder::outcome event_recorder::record(const kube::object_reference& inv
             auto patched = client_.patch(kube::resources::events, ns, d.name, kube::patch_type::merge, patch);
             if (patched) return success;
             if (patched.error().kind != kube::error_kind::not_found) {
-                spdlog::warn("{} {}/{}: cannot update event {} ({}): {}", involved.kind, involved.namespace_,
-                             involved.name, d.name, reason, patched.error().to_string());
+                spdlog::warn("cannot update an event kind={} object={} event_name={} reason={} error={}",
+                             log::q(involved.kind), log::q(involved.namespace_ + "/" + involved.name), log::q(d.name),
+                             log::q(reason), log::q(patched.error().to_string()));
                 return outcome::failed;
             }
             // Gone (its TTL passed, or someone deleted it): write it anew, count and first time kept.
-            spdlog::debug("event {}/{} is gone; creating it again", ns, d.name);
+            spdlog::debug("an event is gone, creating it again event_name={}", log::q(ns + "/" + d.name));
         }
 
         may_be_creating = true;
@@ -315,8 +317,9 @@ event_recorder::outcome event_recorder::record(const kube::object_reference& inv
             may_be_creating = false;
         }
         if (!created) {
-            spdlog::warn("{} {}/{}: cannot record event {}: {}", involved.kind, involved.namespace_, involved.name,
-                         reason, created.error().to_string());
+            spdlog::warn("cannot record an event kind={} object={} reason={} error={}", log::q(involved.kind),
+                         log::q(involved.namespace_ + "/" + involved.name), log::q(reason),
+                         log::q(created.error().to_string()));
             return outcome::failed;
         }
         return success;
@@ -326,8 +329,8 @@ event_recorder::outcome event_recorder::record(const kube::object_reference& inv
                 std::lock_guard lock(mutex_);
                 correlator_.create_failed(d);
             }
-            spdlog::warn("{} {}/{}: cannot record event {}: {}", involved.kind, involved.namespace_, involved.name,
-                         reason, e.what());
+            spdlog::warn("cannot record an event kind={} object={} reason={} error={}", log::q(involved.kind),
+                         log::q(involved.namespace_ + "/" + involved.name), log::q(reason), log::q(e.what()));
         } catch (...) {
         }
         return outcome::failed;

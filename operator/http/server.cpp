@@ -21,6 +21,8 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "log/logging.hpp"
+
 namespace elector::http {
 
 namespace {
@@ -194,7 +196,8 @@ struct server::impl {
             write(res, failure(req, ep));
         });
         svr.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-            spdlog::debug("{}: {} {} from {}: {}", name, req.method, req.path, req.remote_addr, res.status);
+            spdlog::debug("request served server={} method={} path={} remote={} status={}", log::q(name),
+                          log::q(req.method), log::q(req.path), log::q(req.remote_addr), res.status);
         });
         svr.new_task_queue = [this]() -> httplib::TaskQueue* {
             // httplib calls this on the listener thread once it is running
@@ -217,7 +220,8 @@ struct server::impl {
             message = e.what();
         } catch (...) {
         }
-        spdlog::error("{}: {} {} failed: {}", name, req.method, req.path, message);
+        spdlog::error("request handler failed server={} method={} path={} error={}", log::q(name), log::q(req.method),
+                      log::q(req.path), log::q(message));
         return error_response(500, message);
     }
 
@@ -253,7 +257,8 @@ struct server::impl {
             out = failure(req, std::current_exception());
         }
         if (out.status < 200 || out.status > 599) {
-            spdlog::error("{}: {} {}: handler returned status {}", name, req.method, req.path, out.status);
+            spdlog::error("request handler returned an invalid status server={} method={} path={} status={}",
+                          log::q(name), log::q(req.method), log::q(req.path), out.status);
             out = error_response(500, fmt::format("invalid status {}", out.status));
         }
         write(res, out);
@@ -278,11 +283,12 @@ struct server::impl {
     void run_listener() {
         try {
             if (!svr.listen_after_bind()) {
-                spdlog::error("the {} stopped accepting connections: {}", name,
-                              std::system_category().message(errno));
+                const int error = errno;
+                spdlog::error("server stopped accepting connections server={} error={}", log::q(name),
+                              log::q(std::system_category().message(error)));
             }
         } catch (const std::exception& e) {
-            spdlog::error("the {} failed: {}", name, e.what());
+            spdlog::error("server failed server={} error={}", log::q(name), log::q(e.what()));
         }
         {
             std::lock_guard lock(listener_mutex);
@@ -352,8 +358,8 @@ std::expected<std::uint16_t, std::string> server::start(const config::bind_addre
     }
     impl_->current = impl::state::running;
     impl_->bound_port = *bound;
-    spdlog::info("serving the {} on {}", impl_->name,
-                 config::bind_address{.host = address.host, .port = *bound, .enabled = true}.to_string());
+    const auto where = config::bind_address{.host = address.host, .port = *bound, .enabled = true}.to_string();
+    spdlog::info("serving the {} on {} server={} address={}", impl_->name, where, log::q(impl_->name), log::q(where));
     return *bound;
 }
 
@@ -367,7 +373,7 @@ void server::stop() {
     impl_->listener.join();
     impl_->current = impl::state::stopped;
     impl_->bound_port = 0;
-    spdlog::info("stopped serving the {}", impl_->name);
+    spdlog::info("stopped serving the {} server={}", impl_->name, log::q(impl_->name));
 }
 
 std::uint16_t server::port() const { return impl_->bound_port; }

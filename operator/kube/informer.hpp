@@ -19,6 +19,7 @@
 
 #include "kube/client.hpp"
 #include "kube/objects.hpp"
+#include "log/logging.hpp"
 
 namespace elector::kube {
 
@@ -248,7 +249,8 @@ private:
                 if (listed_once && client_.observer().relisted) client_.observer().relisted(resource_.plural);
                 auto listed = list_and_replace();
                 if (!listed) {
-                    spdlog::warn("list {}: {}", resource_.plural, listed.error().to_string());
+                    spdlog::warn("cannot list resource={} error={}", log::q(resource_.plural),
+                                 log::q(listed.error().to_string()));
                     sleep(stop, detail::backoff_delay(failures++, options_.backoff_base, options_.backoff_max));
                     continue;
                 }
@@ -265,11 +267,13 @@ private:
             count([](informer_stats& s) { ++s.watch_errors; });
             if (client_.observer().watch_restarted) client_.observer().watch_restarted(resource_.plural);
             if (watched.error().kind == error_kind::gone) {
-                spdlog::info("watch {}: {}; listing again", resource_.plural, watched.error().to_string());
+                spdlog::info("watch expired, listing again resource={} error={}", log::q(resource_.plural),
+                             log::q(watched.error().to_string()));
                 rv.clear();
                 continue;
             }
-            spdlog::warn("watch {}: {}", resource_.plural, watched.error().to_string());
+            spdlog::warn("watch failed resource={} error={}", log::q(resource_.plural),
+                         log::q(watched.error().to_string()));
             sleep(stop, detail::backoff_delay(failures++, options_.backoff_base, options_.backoff_max));
         }
     }
@@ -289,7 +293,8 @@ private:
         auto parsed = T::from_json(object);
         if (!parsed) {
             count([](informer_stats& s) { ++s.skipped_objects; });
-            spdlog::warn("{}: skipping an object that does not parse: {}", resource_.plural, parsed.error());
+            spdlog::warn("skipping an object that does not parse resource={} error={}", log::q(resource_.plural),
+                         log::q(parsed.error()));
             return nullptr;
         }
         return std::make_shared<const T>(std::move(*parsed));

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "log/logging.hpp"
+
 namespace elector::kube {
 
 namespace {
@@ -90,9 +92,11 @@ void leader_elector::run(std::stop_token stop) {
     // callback runs right here and takes the lock itself.
     std::stop_callback on_stop(stop, [this] { wake(); });
 
-    spdlog::info("leader election: {} is trying to acquire lease {}", config_.identity, description_);
+    spdlog::info("leader election: trying to acquire the lease id={} lease={}", log::q(config_.identity),
+                 log::q(description_));
     if (!acquire(stop)) {
-        spdlog::info("leader election: {} stopped before acquiring lease {}", config_.identity, description_);
+        spdlog::info("leader election: stopped before acquiring the lease id={} lease={}", log::q(config_.identity),
+                     log::q(description_));
         return;
     }
     if (stop.stop_requested()) {
@@ -115,10 +119,10 @@ void leader_elector::run(std::stop_token stop) {
         leading_ = false;
     }
     if (stopped) {
-        spdlog::info("leader election: {} is stepping down from lease {}: stop requested", config_.identity,
-                     description_);
+        spdlog::info("leader election: stepping down, stop requested id={} lease={}", log::q(config_.identity),
+                     log::q(description_));
     } else {
-        spdlog::warn("leader election: {} lost lease {}", config_.identity, description_);
+        spdlog::warn("leader election: lost the lease id={} lease={}", log::q(config_.identity), log::q(description_));
     }
 
     // Every writer stops before the lease may pass to anyone else.
@@ -159,7 +163,8 @@ bool leader_elector::acquire(const std::stop_token& stop) {
                 std::lock_guard lock(mutex_);
                 leading_ = true;
             }
-            spdlog::info("leader election: {} acquired lease {}", config_.identity, description_);
+            spdlog::info("leader election: acquired the lease id={} lease={}", log::q(config_.identity),
+                         log::q(description_));
             return true;
         }
         if (sleep_until(next_attempt(a), stop, true) == wake_reason::stop) return false;
@@ -191,7 +196,8 @@ bool leader_elector::renew(const std::stop_token& stop) {
             // as client-go's context deadline would have cancelled its request.
             if (a == attempt::acquired && now < deadline) break;
             if (a == attempt::held_by_other) {
-                spdlog::warn("leader election: lease {} is now held by {}", description_, leader());
+                spdlog::warn("leader election: the lease is now held by another holder id={} lease={} holder={}",
+                             log::q(config_.identity), log::q(description_), log::q(leader()));
                 return false;
             }
             if (now >= deadline) return false;
@@ -203,7 +209,8 @@ bool leader_elector::renew(const std::stop_token& stop) {
             if (sleep_until(std::min(*tick, deadline), stop, false) == wake_reason::stop) return true;
             if (clock_.now() >= deadline) return false;
         }
-        spdlog::debug("leader election: {} renewed lease {}", config_.identity, description_);
+        spdlog::debug("leader election: renewed the lease id={} lease={}", log::q(config_.identity),
+                      log::q(description_));
         if (sleep_until(clock_.now() + config_.retry_period, stop, false) == wake_reason::stop) return true;
     }
 }
@@ -222,12 +229,14 @@ leader_elector::attempt leader_elector::try_acquire_or_renew(std::optional<time_
     if (deadline && clock_.now() >= *deadline) return attempt::failed;
     if (!current) {
         if (current.error().kind != error_kind::not_found) {
-            spdlog::warn("leader election: cannot read lease {}: {}", description_, current.error().to_string());
+            spdlog::warn("leader election: cannot read the lease lease={} error={}", log::q(description_),
+                         log::q(current.error().to_string()));
             return attempt::failed;
         }
         auto created = lock_.create(desired);
         if (!created) {
-            spdlog::warn("leader election: cannot create lease {}: {}", description_, created.error().to_string());
+            spdlog::warn("leader election: cannot create the lease lease={} error={}", log::q(description_),
+                         log::q(created.error().to_string()));
             return attempt::failed;
         }
         observe(*created, true);
@@ -243,8 +252,8 @@ leader_elector::attempt leader_elector::try_acquire_or_renew(std::optional<time_
             observed_at = observed_time_;
         }
         if (observed_at + config_.lease_duration > now) {
-            spdlog::debug("leader election: lease {} is held by {} and has not expired", description_,
-                          current->holder_identity);
+            spdlog::debug("leader election: the lease is held by another holder and has not expired lease={} holder={}",
+                          log::q(description_), log::q(current->holder_identity));
             return attempt::held_by_other;
         }
     }
@@ -260,12 +269,14 @@ leader_elector::attempt leader_elector::try_acquire_or_renew(std::optional<time_
     }
     auto updated = lock_.update(desired);
     if (!updated) {
-        spdlog::warn("leader election: cannot update lease {}: {}", description_, updated.error().to_string());
+        spdlog::warn("leader election: cannot update the lease lease={} error={}", log::q(description_),
+                     log::q(updated.error().to_string()));
         return attempt::failed;
     }
     if (!mine) {
-        spdlog::info("leader election: {} took over lease {} from {} (transitions {})", config_.identity,
-                     description_, current->holder_identity.empty() ? "nobody" : current->holder_identity,
+        spdlog::info("leader election: took over the lease id={} lease={} from={} transitions={}",
+                     log::q(config_.identity), log::q(description_),
+                     current->holder_identity.empty() ? std::string("-") : log::q(current->holder_identity),
                      desired.lease_transitions);
     }
     observe(*updated, true);
@@ -301,12 +312,12 @@ void leader_elector::release() {
     released.acquire_time = released.renew_time = to_microseconds(clock_.wall_now());
     auto updated = lock_.update(released);
     if (!updated) {
-        spdlog::error("leader election: {} could not release lease {}: {}", config_.identity, description_,
-                      updated.error().to_string());
+        spdlog::error("leader election: cannot release the lease id={} lease={} error={}", log::q(config_.identity),
+                      log::q(description_), log::q(updated.error().to_string()));
         return;
     }
     observe(*updated, true);
-    spdlog::info("leader election: {} released lease {}", config_.identity, description_);
+    spdlog::info("leader election: released the lease id={} lease={}", log::q(config_.identity), log::q(description_));
 }
 
 leader_elector::wake_reason leader_elector::sleep_until(time_point deadline, const std::stop_token& stop,

@@ -61,6 +61,27 @@ bool is_tls_failure(CURLcode c) {
     }
 }
 
+// A server, or a proxy in front of it, may echo the request (headers
+// included) in an error body: the bearer token must never reach an error,
+// since errors are logged.
+api_error without_secret(api_error e, const std::string& secret) {
+    if (secret.empty()) return e;
+    constexpr std::string_view mask = "[redacted]";
+    auto redact = [&](std::string& s) {
+        for (auto at = s.find(secret); at != std::string::npos; at = s.find(secret, at + mask.size())) {
+            s.replace(at, secret.size(), mask);
+        }
+    };
+    redact(e.reason);
+    redact(e.message);
+    for (auto& c : e.causes) {
+        redact(c.reason);
+        redact(c.message);
+        redact(c.field);
+    }
+    return e;
+}
+
 }  // namespace
 
 // One libcurl easy handle: it keeps its connection open between requests.
@@ -70,6 +91,7 @@ struct transport::handle {
     curl_slist* headers = nullptr;
     curl_slist* connect_to = nullptr;
     char error[CURL_ERROR_SIZE] = {};
+    std::string token;  // sent with the current request; never in an error
 
     handle() {
         if (curl == nullptr) throw std::bad_alloc();
@@ -172,6 +194,7 @@ std::expected<void, api_error> transport::prepare(handle& h, const http_request&
     std::vector<std::string> headers{"Accept: application/json"};
     auto token = token_.token();
     if (!token) return std::unexpected(make_error(error_kind::unauthorized, token.error()));
+    h.token = *token;
     if (!token->empty()) headers.push_back("Authorization: Bearer " + *token);
 
     if (request.method == "GET") {
@@ -203,7 +226,7 @@ api_error transport::curl_failure(int code, const handle& h, const http_request&
     } else if (c == CURLE_BAD_CONTENT_ENCODING || c == CURLE_WEIRD_SERVER_REPLY) {
         kind = error_kind::decode;
     }
-    return make_error(kind, std::move(message));
+    return without_secret(make_error(kind, std::move(message)), h.token);
 }
 
 result<http_response> transport::send(const http_request& request) {
@@ -239,9 +262,12 @@ result<http_response> transport::send(const http_request& request) {
     }
     long status = 0;
     curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
+    const std::string sent_token = std::move(h->token);
+    h->token.clear();
     return_handle(std::move(h));
     if (status < 200 || status > 299) {
-        return std::unexpected(error_from_response(static_cast<int>(status), body, retry_after));
+        return std::unexpected(
+            without_secret(error_from_response(static_cast<int>(status), body, retry_after), sent_token));
     }
     return http_response{static_cast<int>(status), std::move(body)};
 }
@@ -323,7 +349,10 @@ result<void> transport::stream(const http_request& request, const std::function<
     if (rc != CURLE_OK) return std::unexpected(curl_failure(rc, *h, request));
     long status = 0;
     curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
-    if (status < 200 || status > 299) return std::unexpected(error_from_response(static_cast<int>(status), state.error_body));
+    if (status < 200 || status > 299) {
+        return std::unexpected(
+            without_secret(error_from_response(static_cast<int>(status), state.error_body), h->token));
+    }
     if (!state.lines.pending().empty()) {
         return std::unexpected(make_error(
             error_kind::connection, fmt::format("{} {}{}: the stream ended in the middle of a line ({} bytes)",

@@ -5,10 +5,12 @@
 #include <sys/wait.h>
 #include <zlib.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -545,6 +547,103 @@ TEST_F(kube_client_test, the_elector_binary_reports_an_unreachable_api_server) {
         << r.err;
 }
 
+// At --log-level=trace with --log-format=json, the bearer token (right or
+// wrong) never reaches elector's output, and every line is a JSON object.
+TEST_F(kube_client_test, the_elector_binary_never_logs_its_bearer_token) {
+    const auto admin = admin_config();
+    const std::string ca = env().dir() + "/token-log-ca.crt";
+    std::ofstream(ca) << admin.ca_pem;
+    std::string token = read_text(env().info()["token_file"]);
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back())) != 0) token.pop_back();
+    ASSERT_GE(token.size(), 16u);
+    std::random_device random;
+    const std::string wrong = fmt::format("elector-wrong-token-{:08x}{:08x}", random(), random());
+    auto kubeconfig_with = [&](const std::string& name, const std::string& secret) {
+        const std::string path = env().dir() + "/" + name + ".kubeconfig";
+        std::ofstream(path) << fmt::format(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n"
+            "  cluster: {{server: '{}', certificate-authority: '{}'}}\n"
+            "users:\n- name: u\n  user: {{token: '{}'}}\ncontexts:\n- name: x\n  context: {{cluster: c, user: u}}\n"
+            "current-context: x\n",
+            admin.server, ca, secret);
+        return path;
+    };
+    // The JSON lines of `err`; fails the test on any line that is not one.
+    auto json_lines = [](const std::string& err) {
+        std::vector<json> out;
+        std::stringstream in(err);
+        for (std::string line; std::getline(in, line);) {
+            auto j = json::parse(line, nullptr, false);
+            EXPECT_TRUE(j.is_object()) << "not a JSON log line: " << line;
+            if (!j.is_object()) continue;
+            for (const char* key : {"time", "level", "msg"}) {
+                EXPECT_TRUE(j.contains(key) && j[key].is_string()) << key << " missing in " << line;
+            }
+            out.push_back(std::move(j));
+        }
+        return out;
+    };
+    const std::vector<std::string> flags{"--log-level=trace",
+                                         "--log-format=json",
+                                         "--leader-elect",
+                                         "--leader-election-namespace=client",
+                                         "--leader-election-id=token-log",
+                                         "--leader-election-retry-period=500ms",
+                                         "--metrics-bind-address=127.0.0.1:0",
+                                         "--health-probe-bind-address=127.0.0.1:0",
+                                         "--leader-api-bind-address=127.0.0.1:0"};
+
+    // The right token: it connects, leads, renews, and stops on SIGTERM.
+    {
+        std::vector<std::string> argv{elector_binary(), "--kubeconfig", kubeconfig_with("token-log", token)};
+        argv.insert(argv.end(), flags.begin(), flags.end());
+        const std::string out = env().dir() + "/token-log.out";
+        const std::string err = env().dir() + "/token-log.err";
+        child_process elector(argv, out, err);
+        EXPECT_TRUE(eventually(10s, [&] { return read_text(err).find("renewed the lease") != std::string::npos; }))
+            << read_text(err);
+        elector.signal(SIGTERM);
+        auto status = elector.wait(10s);
+        ASSERT_TRUE(status.has_value()) << "elector did not stop on SIGTERM";
+        EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << read_text(err);
+        const std::string text = read_text(err);
+        EXPECT_EQ(text.find(token), std::string::npos) << "the token is in the log:\n" << text;
+        EXPECT_EQ(read_text(out).find(token), std::string::npos) << read_text(out);
+        std::set<std::string> levels;
+        bool started = false;
+        for (const auto& j : json_lines(text)) {
+            levels.insert(j["level"].get<std::string>());
+            if (j.value("event", "") == "started-leading") {
+                started = true;
+                EXPECT_EQ(j.value("lease", ""), "client/token-log") << j.dump();
+                EXPECT_FALSE(j.value("mono", "").empty()) << j.dump();
+            }
+        }
+        EXPECT_TRUE(started) << "no started-leading line with its fields lifted:\n" << text;
+        EXPECT_TRUE(levels.contains("debug")) << "--log-level=trace did not show debug lines";
+    }
+    // A wrong token: 401, said clearly, exit 1; the wrong token is not shown either.
+    {
+        std::vector<std::string> argv{elector_binary(), "--kubeconfig", kubeconfig_with("wrong-token-log", wrong)};
+        argv.insert(argv.end(), flags.begin(), flags.end());
+        auto r = run(argv, {.timeout = 10s});
+        EXPECT_EQ(r.exit_code, 1) << r.err;
+        EXPECT_NE(r.err.find("Unauthorized (401)"), std::string::npos) << r.err;
+        EXPECT_EQ(r.err.find(wrong), std::string::npos) << r.err;
+        EXPECT_EQ(r.out.find(wrong), std::string::npos) << r.out;
+        EXPECT_EQ(r.err.find(token), std::string::npos) << r.err;
+        bool explained = false;
+        for (const auto& j : json_lines(r.err)) {
+            const bool unauthorized = j.value("error", "").find("Unauthorized (401)") != std::string::npos;
+            if (j.value("level", "") == "error" && unauthorized) {
+                explained = true;
+                EXPECT_EQ(j.value("server", ""), admin.server) << j.dump();
+            }
+        }
+        EXPECT_TRUE(explained) << "no error line with an error field:\n" << r.err;
+    }
+}
+
 // --- a server that misbehaves ------------------------------------------------
 
 cluster_config plain(const raw_server& s) { return {.server = s.url(), .source = "test"}; }
@@ -711,6 +810,51 @@ TEST(kube_client_bad_server, a_silent_watch_is_noticed_at_the_idle_timeout) {
     const auto took = std::chrono::steady_clock::now() - started;
     EXPECT_GE(took, 1500ms);
     EXPECT_LT(took, 5s);
+}
+
+// A server, or a proxy in front of it, that echoes the request in its
+// error: the bearer token is cut out of the error (which elector logs).
+TEST(kube_client_bad_server, an_echoed_bearer_token_never_reaches_an_error) {
+    const std::string token = "s3cret-t0ken-4f1d2c9b7e";
+    raw_server s([](const raw_server::connection& c) {
+        const auto& head = c.request_head;
+        const auto at = head.find("Authorization:");
+        const std::string echoed =
+            at == std::string::npos ? "no Authorization header" : head.substr(at, head.find("\r\n", at) - at);
+        if (head.find("/namespaces/status/") != std::string::npos) {
+            c.write(http_response(
+                401, fmt::format(R"({{"kind":"Status","reason":"Unauthorized","code":401,"message":"refused: {0}",)"
+                                 R"("details":{{"causes":[{{"message":"{0}","field":"{0}"}}]}}}})",
+                                 echoed)));
+        } else if (head.find("watch=1") != std::string::npos) {
+            c.write(http_response(403, "forbidden; you sent " + echoed));
+        } else {
+            c.write(http_response(500, "<html>proxy error; you sent " + echoed + " and " + echoed + "</html>"));
+        }
+    });
+    auto config = plain(s);
+    config.token = token;
+    client c(*transport::create(config, {}));
+    std::vector<std::string> errors;
+    auto text = c.get(resources::pods, "text", "p");
+    ASSERT_FALSE(text.has_value());
+    errors.push_back(text.error().to_string());
+    auto status = c.get(resources::pods, "status", "p");
+    ASSERT_FALSE(status.has_value());
+    EXPECT_EQ(status.error().kind, error_kind::unauthorized);
+    ASSERT_EQ(status.error().causes.size(), 1u);
+    errors.push_back(status.error().to_string() + " " + status.error().causes[0].field);
+    auto watched = c.watch(resources::pods, "w", {}, [](watch_event&&) { return true; });
+    ASSERT_FALSE(watched.has_value());
+    EXPECT_EQ(watched.error().kind, error_kind::forbidden);
+    errors.push_back(watched.error().to_string());
+    // The server did get the token, and echoed it.
+    ASSERT_EQ(s.requests().size(), 3u);
+    for (const auto& r : s.requests()) EXPECT_NE(r.find("Authorization: Bearer " + token), std::string::npos) << r;
+    for (const auto& e : errors) {
+        EXPECT_EQ(e.find(token), std::string::npos) << e;
+        EXPECT_NE(e.find("Authorization: Bearer [redacted]"), std::string::npos) << e;
+    }
 }
 
 }  // namespace

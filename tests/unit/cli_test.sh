@@ -21,7 +21,7 @@ check "an unexpected argument exits 2" 2 "$elector" run
 # a pod): one clear line and exit 1, whatever this machine's own ~/.kube holds.
 no_config=(env -u KUBECONFIG -u KUBERNETES_SERVICE_HOST -u KUBERNETES_SERVICE_PORT HOME=/nonexistent-elector-home)
 check "no cluster configuration exits 1" 1 "${no_config[@]}" "$elector"
-"${no_config[@]}" "$elector" 2>&1 | grep -q 'cannot load the cluster configuration: no kubeconfig found (tried /nonexistent-elector-home/.kube/config)' ||
+"${no_config[@]}" "$elector" 2>&1 | grep -qF 'cannot load the cluster configuration error="no kubeconfig found (tried /nonexistent-elector-home/.kube/config)"' ||
   { echo "FAIL: missing configuration not explained: $("${no_config[@]}" "$elector" 2>&1)"; fail=1; }
 
 # Bad values: exit 2 with one line on stderr that names the flag.
