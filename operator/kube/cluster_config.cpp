@@ -386,6 +386,17 @@ result<void> apply_cluster(const raw_cluster& cluster, cluster_config& config) {
     const auto& server = cluster.server;
     auto server_at = cluster.at.field("server");
     if (server.empty()) return std::unexpected(server_at.error("missing"));
+    {
+        // user:password@host would be logged with every message naming the
+        // server: refused, and not repeated in the error.
+        const auto scheme_end = server.find("://");
+        const auto authority_start = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+        const auto authority = std::string_view(server).substr(authority_start, server.find('/', authority_start) - authority_start);
+        if (authority.find('@') != std::string_view::npos) {
+            return std::unexpected(server_at.error(
+                "credentials in the URL (user@host) are not supported: use token, tokenFile or a client certificate"));
+        }
+    }
     std::string_view rest = server;
     if (rest.starts_with("https://")) {
         rest.remove_prefix(8);

@@ -469,6 +469,14 @@ TEST_F(cluster_config_test, server_needs_an_http_scheme_and_a_host) {
     EXPECT_EQ(error_of(simple_config("ftp://h")),
               prefix + "want a URL starting with https:// or http://, got \"ftp://h\"");
     EXPECT_EQ(error_of(simple_config("https://")), prefix + "no host in \"https://\"");
+    for (const char* with_credentials : {"https://admin:s3cret@example:6443", "ftp://admin:s3cret@h/x"}) {
+        const std::string error = error_of(simple_config(with_credentials));
+        EXPECT_EQ(error, prefix + "credentials in the URL (user@host) are not supported: use token, tokenFile or a client "
+                                  "certificate");
+        EXPECT_EQ(error.find("s3cret"), std::string::npos) << error;
+    }
+    EXPECT_EQ(error_of(simple_config("https://example:6443/path@x")), "<loaded without error>")
+        << "an @ after the host is not userinfo";
 }
 
 TEST_F(cluster_config_test, server_keeps_its_path_without_trailing_slashes) {
