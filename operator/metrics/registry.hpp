@@ -58,18 +58,23 @@ struct negotiation {
 [[nodiscard]] bool valid_metric_name(std::string_view name) noexcept;  // [a-zA-Z_:][a-zA-Z0-9_:]*
 [[nodiscard]] bool valid_label_name(std::string_view name) noexcept;   // [a-zA-Z_][a-zA-Z0-9_]*, no "__" prefix
 
-// One series of a counter family. Only goes up.
+// One series of a counter family. Only goes up. Whole increments go to an
+// integer (one atomic add, also under contention); others to a double
+// (a compare-and-swap loop).
 class alignas(64) counter {
 public:
-    void inc() noexcept { value_.fetch_add(1.0, std::memory_order_relaxed); }
+    void inc() noexcept { ones_.fetch_add(1, std::memory_order_relaxed); }
     // v < 0 and NaN are ignored: a counter never goes down.
     void inc(double v) noexcept {
-        if (v >= 0) value_.fetch_add(v, std::memory_order_relaxed);
+        if (v >= 0) rest_.fetch_add(v, std::memory_order_relaxed);
     }
-    [[nodiscard]] double value() const noexcept { return value_.load(std::memory_order_relaxed); }
+    [[nodiscard]] double value() const noexcept {
+        return static_cast<double>(ones_.load(std::memory_order_relaxed)) + rest_.load(std::memory_order_relaxed);
+    }
 
 private:
-    std::atomic<double> value_{0.0};
+    std::atomic<std::uint64_t> ones_{0};
+    std::atomic<double> rest_{0.0};
 };
 
 // One series of a gauge family.
