@@ -48,19 +48,6 @@ protected:
         election_fixture::SetUpTestSuite();
     }
 
-    // The leader API's port, from elector's log.
-    int leader_api_port(const std::string& server = "leader API") {
-        int port = 0;
-        eventually(5s, [&] {
-            const auto text = read_text(log_);
-            const std::string marker = "serving the " + server + " on 127.0.0.1:";
-            const auto at = text.find(marker);
-            if (at == std::string::npos) return false;
-            port = std::stoi(text.substr(at + marker.size()));
-            return true;
-        }, 20ms);
-        return port;
-    }
     std::set<std::string> endpoints(const std::string& service) const {
         std::set<std::string> out;
         auto e = env_->get_json({"get", "endpoints", service, "-n", ns_});
@@ -92,7 +79,7 @@ TEST_F(election_test, metrics_follow_the_election_and_pass_promtool) {
     create_group("measured");
     const std::string first = wait_ready("measured");
     ASSERT_FALSE(first.empty());
-    httplib::Client metrics("127.0.0.1", leader_api_port("metrics"));
+    httplib::Client metrics("127.0.0.1", wait_for_port("metrics"));
     const std::string where = fmt::format("namespace=\"{}\",group=\"measured\"", ns_);
     const auto scrape = [&] {
         auto r = metrics.Get("/metrics");
@@ -210,7 +197,7 @@ TEST_F(election_test, elects_one_leader_that_status_lease_service_and_leader_api
         << fmt::format("{}", fmt::join(endpoints("web"), ","));
 
     // The leader API.
-    httplib::Client api("127.0.0.1", leader_api_port());
+    httplib::Client api("127.0.0.1", wait_for_port("leader API"));
     auto answer = api.Get(fmt::format("/leader/{}/web", ns_));
     ASSERT_TRUE(answer);
     EXPECT_EQ(answer->status, 200) << answer->body;
@@ -434,7 +421,7 @@ TEST_F(election_test, no_eligible_candidate_keeps_the_label_until_a_pod_is_ready
     EXPECT_EQ(condition(g, "Ready"), "False");
     EXPECT_EQ(g["status"]["leader"], leader);
     EXPECT_EQ(labelled(), std::set<std::string>{leader});  // a NotReady pod is out of Endpoints anyway
-    httplib::Client api("127.0.0.1", leader_api_port());
+    httplib::Client api("127.0.0.1", wait_for_port("leader API"));
     auto answer = api.Get(fmt::format("/leader/{}/solo", ns_));
     ASSERT_TRUE(answer);
     EXPECT_EQ(answer->status, 503) << answer->body;

@@ -72,11 +72,9 @@ protected:
     // GET http://127.0.0.1:PORT/PATH of a replica's health probes (the port
     // from its log): "STATUS BODY", or "" if it does not answer yet.
     std::string probe(const std::string& id, const std::string& path) const {
-        const std::string text = read_text(logs_.at(id));
-        const std::string marker = "serving the health probes on 127.0.0.1:";
-        const auto at = text.find(marker);
-        if (at == std::string::npos) return "";
-        httplib::Client client("127.0.0.1", std::stoi(text.substr(at + marker.size())));
+        const int port = announced_port(logs_.at(id), "health probes");
+        if (port == 0) return "";
+        httplib::Client client("127.0.0.1", port);
         client.set_connection_timeout(2);
         auto r = client.Get(path.c_str());
         return r ? fmt::format("{} {}", r->status, r->body) : "";

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -188,6 +189,20 @@ std::string election_fixture::wait_ready_on(const std::string& name, const std::
         return !leader.empty() && labelled(pod_group) == std::set<std::string>{leader};
     });
     return leader;
+}
+
+int announced_port(const std::string& log_path, const std::string& server) {
+    const std::string text = read_text(log_path);
+    const std::string marker = "serving the " + server + " on 127.0.0.1:";
+    const auto at = text.find(marker);
+    return at == std::string::npos ? 0 : std::atoi(text.c_str() + at + marker.size());
+}
+
+int election_fixture::wait_for_port(const std::string& server) const {
+    int port = 0;
+    eventually(std::chrono::seconds(10), [&] { return (port = announced_port(log_, server)) > 0; },
+               std::chrono::milliseconds(20));
+    return port;
 }
 
 std::int64_t election_fixture::transitions(const std::string& lease_name) const {

@@ -55,6 +55,11 @@ struct fixture_options {
     std::string pod_columns = "role";  // label columns of the pod listing printed when a test fails
 };
 
+// The port elector announced for one of its servers ("serving the SERVER on
+// 127.0.0.1:PORT" in the log at LOG_PATH: "leader API", "metrics", "health
+// probes"), 0 if it has not (yet).
+int announced_port(const std::string& log_path, const std::string& server);
+
 class election_fixture : public ::testing::Test {
 protected:
     using json = nlohmann::json;
@@ -113,6 +118,8 @@ protected:
     std::string wait_ready(const std::string& name, int ready = 3);
     std::string wait_ready_on(const std::string& name, const std::string& pod_group, int ready = 3);
     std::int64_t transitions(const std::string& lease_name) const;
+    // announced_port of the last elector started, waiting up to 10 s for it.
+    int wait_for_port(const std::string& server) const;
 
     fixture_options options_;
     static inline std::unique_ptr<control_plane> env_;
