@@ -196,6 +196,7 @@ struct server::impl {
             write(res, failure(req, ep));
         });
         svr.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+            if (!spdlog::should_log(spdlog::level::debug)) return;  // no quoting work on every scrape
             spdlog::debug("request served server={} method={} path={} remote={} status={}", log::q(name),
                           log::q(req.method), log::q(req.path), log::q(req.remote_addr), res.status);
         });
