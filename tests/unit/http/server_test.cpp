@@ -8,16 +8,21 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace elector::http {
 namespace {
@@ -466,6 +471,259 @@ TEST(http_server, EmptyHostServesAllInterfaces) {
     auto r = client(*port).Get("/");
     ASSERT_TRUE(r) << httplib::to_string(r.error());
     EXPECT_EQ(r->body, "up");
+}
+
+// One request written as is on a new connection; the whole reply (the server
+// closes the connection: the request says "Connection: close").
+std::string raw_exchange(std::uint16_t port, const std::string& request_text) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw std::runtime_error("socket() failed");
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval timeout{.tv_sec = 2, .tv_usec = 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    std::string reply;
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0 &&
+        ::send(fd, request_text.data(), request_text.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(request_text.size())) {
+        char buffer[4096];
+        for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) {
+            reply.append(buffer, static_cast<std::size_t>(n));
+        }
+    }
+    ::close(fd);
+    return reply;
+}
+
+TEST(http_server, PostRoutesGetTheBodyQueryAndHeaders) {
+    server s("test API");
+    std::mutex seen_mutex;
+    std::vector<request> seen;
+    auto record = [&](std::string answer) {
+        return [&, answer](const request& r) {
+            std::lock_guard lock(seen_mutex);
+            seen.push_back(r);
+            return text(answer + ":" + r.body);
+        };
+    };
+    s.post("/review", record("review"));
+    s.post("/hooks/", record("hooks"));
+    s.get("/both", [](const request& r) { return text("get:" + r.method); });
+    s.post("/both", record("both"));
+    auto port = s.start(loopback_any_port);
+    ASSERT_TRUE(port) << port.error();
+
+    auto c = client(*port);
+    c.set_keep_alive(true);  // every body is read: the connection is reused
+    auto r = c.Post("/review?dryRun=true", R"({"kind":"AdmissionReview"})", "application/json");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, R"(review:{"kind":"AdmissionReview"})");
+    EXPECT_EQ(r->get_header_value("Connection"), "");
+
+    r = c.Post("/hooks/a%20b", "x", "text/plain");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->body, "hooks:x");
+    r = c.Post("/review", "", "application/json");  // Content-Length: 0
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->body, "review:");
+    r = c.Get("/both");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->body, "get:GET");
+    r = c.Post("/both", "y", "text/plain");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->body, "both:y");
+    // A long path is matched without httplib's std::regex (which recurses per character).
+    r = c.Post("/hooks/" + std::string(7000, 'p'), "z", "text/plain");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->body, "hooks:z");
+
+    std::lock_guard lock(seen_mutex);
+    ASSERT_EQ(seen.size(), 5U);
+    EXPECT_EQ(seen[0].method, "POST");
+    EXPECT_EQ(seen[0].path, "/review");
+    EXPECT_EQ(seen[0].target, "/review?dryRun=true");
+    EXPECT_EQ(seen[0].route, "/review");
+    EXPECT_EQ(seen[0].query_param("dryRun"), "true");
+    EXPECT_EQ(seen[0].header("content-type"), "application/json");
+    EXPECT_EQ(seen[1].path, "/hooks/a b");
+    EXPECT_EQ(seen[1].route, "/hooks/");
+    EXPECT_EQ(seen[2].body, "");
+    EXPECT_EQ(seen[3].route, "/both");
+    EXPECT_EQ(seen[4].path.size(), 7007U);
+}
+
+TEST(http_server, PostBodiesOverTheLimitAre413WithoutCallingTheHandler) {
+    server s("test API", server_options{.max_body_bytes = 1024});
+    std::atomic<int> calls{0};
+    std::atomic<std::size_t> last_size{0};
+    s.post("/in", [&](const request& r) {
+        ++calls;
+        last_size = r.body.size();
+        return text("ok");
+    });
+    auto port = s.start(loopback_any_port);
+    ASSERT_TRUE(port) << port.error();
+
+    auto c = client(*port);
+    c.set_keep_alive(true);
+    auto r = c.Post("/in", std::string(1024, 'a'), "text/plain");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(last_size, 1024U);
+
+    // Read and dropped (the client can finish sending and read the answer),
+    // and the connection goes on.
+    r = c.Post("/in", std::string(100 * 1024, 'a'), "text/plain");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 413);
+    EXPECT_EQ(r->body, R"({"error":"request body larger than 1024 bytes"})");
+    EXPECT_EQ(r->get_header_value("Connection"), "");
+    EXPECT_EQ(calls, 1);
+    r = c.Post("/in", "next", "text/plain");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(calls, 2);
+    EXPECT_EQ(last_size, 4U);
+
+    // Chunked: no length announced, the limit applies as the body is read.
+    auto chunked = [&](std::size_t size) {
+        auto sent = std::make_shared<std::size_t>(0);
+        return client(*port).Post(
+            "/in",
+            [sent, size](std::size_t, httplib::DataSink& sink) {
+                const std::size_t n = std::min<std::size_t>(300, size - *sent);
+                sink.write(std::string(n, 'c').data(), n);
+                *sent += n;
+                if (*sent == size) sink.done();
+                return true;
+            },
+            "text/plain");
+    };
+    r = chunked(3000);
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 413);
+    EXPECT_EQ(calls, 2);
+    r = chunked(900);
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(last_size, 900U);
+    EXPECT_EQ(calls, 3);
+
+    // A small gzip body that inflates past the limit.
+    auto compressing = client(*port);
+    compressing.set_compress(true);
+    r = compressing.Post("/in", std::string(100 * 1024, 'z'), "text/plain");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 413);
+    EXPECT_EQ(calls, 3);
+    r = compressing.Post("/in", std::string(1000, 'z'), "text/plain");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(last_size, 1000U);
+
+    // Far too long: answered at once, nothing read.
+    const std::string reply = raw_exchange(
+        *port, "POST /in HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 100000000\r\n\r\n");
+    EXPECT_TRUE(reply.starts_with("HTTP/1.1 413 ")) << reply;
+    EXPECT_EQ(calls, 4);
+}
+
+TEST(http_server, MethodsAreCheckedPerRoute) {
+    server s("test API");
+    std::atomic<int> calls{0};
+    auto count = [&](const request&) {
+        ++calls;
+        return text("x");
+    };
+    s.get("/g", count);
+    s.post("/p", count);
+    s.get("/b", count);
+    s.post("/b", count);
+    auto port = s.start(loopback_any_port);
+    ASSERT_TRUE(port) << port.error();
+
+    auto c = client(*port);
+    auto r = c.Post("/g", "x", "text/plain");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 405);
+    EXPECT_EQ(r->get_header_value("Allow"), "GET, HEAD");
+    r = c.Get("/p");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 405);
+    EXPECT_EQ(r->get_header_value("Allow"), "POST");
+    EXPECT_EQ(r->body, R"({"error":"method GET not allowed on /p"})");
+    r = c.Head("/p");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 405);
+    EXPECT_EQ(r->get_header_value("Allow"), "POST");
+    r = c.Put("/b", "x", "text/plain");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 405);
+    EXPECT_EQ(r->get_header_value("Allow"), "GET, HEAD, POST");
+    EXPECT_EQ(calls, 0);
+}
+
+TEST(http_server, MalformedPostFramingIsRejectedWithoutCallingTheHandler) {
+    server s("test API");
+    std::atomic<int> calls{0};
+    s.post("/p", [&](const request& r) {
+        ++calls;
+        return text("body=" + r.body);
+    });
+    auto port = s.start(loopback_any_port);
+    ASSERT_TRUE(port) << port.error();
+
+    const std::string head = "POST /p HTTP/1.1\r\nHost: x\r\nConnection: close\r\n";
+    EXPECT_TRUE(raw_exchange(*port, head + "Content-Length: 1x\r\n\r\n").starts_with("HTTP/1.1 400 "));
+    EXPECT_TRUE(
+        raw_exchange(*port, head + "Content-Length: 1\r\nContent-Length: 2\r\n\r\n").starts_with("HTTP/1.1 400 "));
+    EXPECT_TRUE(raw_exchange(*port, head + "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n")
+                    .starts_with("HTTP/1.1 400 "));
+    EXPECT_TRUE(raw_exchange(*port, head + "Transfer-Encoding: gzip\r\n\r\n").starts_with("HTTP/1.1 501 "));
+    auto r = client(*port).Post("/p", "--x--\r\n", "multipart/form-data; boundary=x");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 415);
+    EXPECT_EQ(calls, 0);
+
+    // No Content-Length and no Transfer-Encoding: an empty body (RFC 9112).
+    const std::string reply = raw_exchange(*port, head + "\r\n");
+    EXPECT_TRUE(reply.starts_with("HTTP/1.1 200 ")) << reply;
+    EXPECT_TRUE(reply.ends_with("\r\n\r\nbody=")) << reply;
+    EXPECT_EQ(calls, 1);
+}
+
+TEST(http_server, PostRoutesAreCheckedAndFixedAtStart) {
+    server s("test API");
+    EXPECT_THROW(s.post("review", [](const request&) { return response{}; }), std::invalid_argument);
+    EXPECT_THROW(s.post("/review", handler{}), std::invalid_argument);
+    s.post("/review", [](const request&) { return response{}; });
+    EXPECT_THROW(s.post("/review", [](const request&) { return response{}; }), std::invalid_argument);
+    s.get("/review", [](const request&) { return response{}; });  // another method: fine
+    EXPECT_THROW(s.get("/review", [](const request&) { return response{}; }), std::invalid_argument);
+    ASSERT_TRUE(s.start(loopback_any_port));
+    EXPECT_THROW(s.post("/mutate", [](const request&) { return response{}; }), std::logic_error);
+}
+
+TEST(http_server, KeepAliveResponsesDoNotWaitForDelayedAcks) {
+    server s("test API", server_options{.keep_alive_max_requests = 100});
+    s.get("/metrics", [](const request&) { return text(std::string(2000, 'm')); });
+    auto port = s.start(loopback_any_port);
+    ASSERT_TRUE(port) << port.error();
+
+    auto c = client(*port);
+    c.set_keep_alive(true);
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 10; ++i) {
+        auto r = c.Get("/metrics");
+        ASSERT_TRUE(r) << httplib::to_string(r.error());
+        ASSERT_EQ(r->body.size(), 2000U);
+    }
+    // With Nagle's algorithm on the server's side, each response after the
+    // first waited about 40 ms for the client's delayed ACK (360 ms or more).
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 250ms);
 }
 
 TEST(http_server, JsonErrorEscapes) {
