@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <random>
 #include <thread>
@@ -35,6 +36,7 @@
 #include "log/logging.hpp"
 #include "metrics/process.hpp"
 #include "metrics/registry.hpp"
+#include "webhook/serve.hpp"
 
 namespace {
 
@@ -208,6 +210,35 @@ int run(const config::options& options) {
                        .samples = {{{}, ready() ? 1.0 : 0.0}}});
     });
 
+    // The admission webhook, in every replica (the Service spreads reviews
+    // over them), over TLS with the certificate of --webhook-cert-dir. Served
+    // when that directory exists: a cluster install mounts the webhook
+    // Secret there; run locally without one, elector works without it.
+    const std::string cert_dir = options.webhook_cert_dir;
+    http::server webhook_server("webhook", webhook::server_options(cert_dir));
+    if (std::error_code error; std::filesystem::is_directory(cert_dir, error)) {
+        webhook::add_routes(
+            webhook_server,
+            [&](const std::string& ns, const std::string& name, const std::string& target) {
+                webhook::cluster_view view;
+                if (target.empty()) return view;
+                if (auto d = controller.deployment(ns, target)) view.target = *d;
+                for (const auto& g : groups.targeting(ns, target)) {
+                    if (g->meta.name != name) view.others.push_back(*g);
+                }
+                return view;
+            },
+            registry);
+        const config::bind_address where{.host = options.webhook_host,
+                                         .port = static_cast<std::uint16_t>(options.webhook_port)};
+        if (auto port = webhook_server.start(where); !port) {
+            spdlog::error("cannot serve the webhook address={} error={}", log::q(where.to_string()), log::q(port.error()));
+            return 1;
+        }
+    } else {
+        spdlog::info("webhook not served: no certificate directory dir={}", log::q(cert_dir));
+    }
+
     // Probes. /readyz does not depend on leading (a 2-replica Deployment
     // would never be Available); its body says whether this replica leads.
     std::atomic<bool> leading = false;
@@ -264,6 +295,7 @@ int run(const config::options& options) {
         run_controller(stop.get_token());
     }
     probes.stop();
+    webhook_server.stop();
     metrics_server.stop();
     leader_api.stop();
     groups.stop();

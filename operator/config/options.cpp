@@ -447,10 +447,20 @@ void add_server_flags(flag_set& flags, options& o) {
                "Address the /healthz and /readyz probe endpoints listen on: host:port, :port for all interfaces, "
                "or 0 to disable them.",
                o.health_probe_bind_address, parse_bind_address);
+    add_parsed(flags, "webhook-host", o.webhook_host.empty() ? std::string() : quoted(o.webhook_host),
+               "Address the admission webhook server listens on (an IP address or host name); empty for all "
+               "interfaces.",
+               o.webhook_host, [](std::string_view v) -> std::expected<std::string, std::string> {
+                   if (v.find_first_of(" /:") != std::string_view::npos && !(v.starts_with('[') && v.ends_with(']'))) {
+                       return std::unexpected(std::string{"want an IP address or a host name, without a port"});
+                   }
+                   return std::string{v};
+               });
     add_parsed(flags, "webhook-port", fmt::format("{}", o.webhook_port),
                "Port the admission webhook server listens on.", o.webhook_port, parse_webhook_port);
     add_parsed(flags, "webhook-cert-dir", quoted(o.webhook_cert_dir),
-               "Directory holding the webhook server's TLS certificate and key, tls.crt and tls.key.",
+               "Directory holding the webhook server's TLS certificate and key, tls.crt and tls.key (re-read "
+               "when they change). The webhook is served when this directory exists.",
                o.webhook_cert_dir, [](std::string_view v) -> std::expected<std::string, std::string> {
                    if (v.empty()) return std::unexpected(std::string{"want a directory"});
                    return std::string{v};

@@ -47,6 +47,7 @@ struct options {
     bind_address leader_api_bind_address{"", 8082, true};    // --leader-api-bind-address
     bind_address metrics_bind_address{"", 8080, true};       // --metrics-bind-address
     bind_address health_probe_bind_address{"", 8081, true};  // --health-probe-bind-address
+    std::string webhook_host;                                 // --webhook-host ("" = all interfaces)
     int webhook_port = 9443;                                  // --webhook-port
     std::string webhook_cert_dir = "/tmp/k8s-webhook-server/serving-certs";  // --webhook-cert-dir
 

@@ -251,6 +251,11 @@ bool election_controller::synced() const {
            c.nodes.has_synced();
 }
 
+std::shared_ptr<const kube::deployment> election_controller::deployment(const std::string& ns,
+                                                                       const std::string& name) const {
+    return caches_->deployments.get(ns + "/" + name);
+}
+
 election_controller::~election_controller() {
     groups_.listen({});
     queue_.shut_down();

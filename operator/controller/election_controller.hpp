@@ -82,6 +82,8 @@ public:
     void start();
     // Every cache has listed once (what /readyz reports).
     [[nodiscard]] bool synced() const;
+    // The cached Deployment NS/NAME, if any (the webhook's view of targets).
+    [[nodiscard]] std::shared_ptr<const kube::deployment> deployment(const std::string& ns, const std::string& name) const;
 
     // Starts the informers, waits for them, runs the workers until `stop`.
     // When it returns no reconcile runs any more; the informers may still be

@@ -56,7 +56,7 @@ help=$("$elector" --help)
 for flag in kubeconfig context kube-api-qps kube-api-burst kube-api-timeout \
     leader-elect leader-election-id leader-election-namespace leader-election-lease-duration \
     leader-election-renew-deadline leader-election-retry-period metrics-bind-address \
-    health-probe-bind-address webhook-port webhook-cert-dir log-level log-format help version; do
+    health-probe-bind-address webhook-host webhook-port webhook-cert-dir log-level log-format help version; do
   grep -qE -- "^  --$flag( value)?\$" <<<"$help" || { echo "FAIL: --help does not document --$flag"; fail=1; }
 done
 exit $fail
