@@ -102,6 +102,11 @@ std::string elector_binary();
 // A file's whole text; "" if it cannot be read (a log not written yet).
 std::string read_text(const std::string& path);
 
+// A TCP port that was free on 127.0.0.1 a moment ago (0 if none could be bound).
+int free_port();
+// Seconds on the steady clock since `start`.
+double seconds_since(std::chrono::steady_clock::time_point start);
+
 // Polls `probe` until it returns true or `timeout` passes; returns whether it did.
 template <class Probe>
 bool eventually(std::chrono::milliseconds timeout, Probe&& probe,
