@@ -39,6 +39,7 @@
 #include <spdlog/spdlog.h>
 
 #include "log/logging.hpp"
+#include "util/read_file.hpp"
 
 namespace elector::http {
 
@@ -229,30 +230,14 @@ std::string openssl_reason(std::string_view fallback) {
     return fmt::format("{}", fmt::join(reasons, "; "));
 }
 
-// A whole (small) file, or why it cannot be read.
+// A certificate or key file, or why it cannot be read.
 std::expected<std::string, std::string> read_small_file(const std::string& path) {
-    constexpr std::size_t limit = std::size_t{1} << 20;
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return std::unexpected(std::system_category().message(errno));
-    std::string content;
-    char buffer[16384];
-    for (;;) {
-        const ssize_t n = ::read(fd, buffer, sizeof buffer);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            const int error = errno;
-            ::close(fd);
-            return std::unexpected(std::system_category().message(error));
-        }
-        if (n == 0) break;
-        if (content.size() + static_cast<std::size_t>(n) > limit) {
-            ::close(fd);
-            return std::unexpected(std::string{"larger than 1 MiB"});
-        }
-        content.append(buffer, static_cast<std::size_t>(n));
+    auto content = util::read_whole_file(path, std::size_t{1} << 20);
+    if (!content) {
+        return std::unexpected(content.error() == EFBIG ? std::string{"larger than 1 MiB"}
+                                                        : std::system_category().message(content.error()));
     }
-    ::close(fd);
-    return content;
+    return std::move(*content);
 }
 
 // Never prompt for a passphrase: an encrypted key simply fails to load.

@@ -5,16 +5,18 @@
 
 #include <array>
 #include <cerrno>
+#include <cstddef>
 #include <expected>
 #include <string>
 
 namespace elector::util {
 
 // A whole file, read until end of file (procfs files report size 0), or the
-// errno that stopped it: callers tell ENOENT ("absent") from "unreadable".
-// POSIX calls rather than streams: g++ 12 at -O2/-O3 reports a false null
-// dereference inside istreambuf_iterator.
-inline std::expected<std::string, int> read_whole_file(const std::string& path) {
+// errno that stopped it: callers tell ENOENT ("absent") from "unreadable";
+// EFBIG when it holds more than max_bytes. POSIX calls rather than streams:
+// g++ 12 at -O2/-O3 reports a false null dereference inside istreambuf_iterator.
+inline std::expected<std::string, int> read_whole_file(const std::string& path,
+                                                       std::size_t max_bytes = std::string().max_size()) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return std::unexpected(errno);
     std::string content;
@@ -27,6 +29,10 @@ inline std::expected<std::string, int> read_whole_file(const std::string& path) 
             const int code = errno;
             ::close(fd);
             return std::unexpected(code);
+        }
+        if (static_cast<std::size_t>(n) > max_bytes - content.size()) {
+            ::close(fd);
+            return std::unexpected(EFBIG);
         }
         content.append(buffer.data(), static_cast<std::size_t>(n));
     }
