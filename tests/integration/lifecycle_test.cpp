@@ -49,16 +49,6 @@ protected:
     }
 
     std::string reason_of(const std::string& name) const { return status_of(group(name)).value("lastTransitionReason", ""); }
-    // The group's pods that are not terminating, by name.
-    std::vector<std::string> live_pods(const std::string& app) const {
-        std::vector<std::string> out;
-        const json pods = env_->get_json({"get", "pods", "-n", ns_, "-l", "app=" + app});
-        for (const auto& p : pods["items"]) {
-            if (!p["metadata"].contains("deletionTimestamp")) out.push_back(p["metadata"]["name"].get<std::string>());
-        }
-        std::sort(out.begin(), out.end());
-        return out;
-    }
     // Wall-clock seconds of the Lease's acquireTime (0 if it has none).
     double acquired_at(const std::string& lease_name) const {
         const std::string text = lease(lease_name)["spec"].value("acquireTime", "");

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 
@@ -174,6 +175,16 @@ std::set<std::string> election_fixture::labelled(const std::string& group_name, 
     std::set<std::string> out;
     const json pods = env_->get_json({"get", "pods", "-n", ns_, "-l", selector});
     for (const auto& p : pods["items"]) out.insert(p["metadata"]["name"].get<std::string>());
+    return out;
+}
+
+std::vector<std::string> election_fixture::live_pods(const std::string& group_name) const {
+    std::vector<std::string> out;
+    const json pods = env_->get_json({"get", "pods", "-n", ns_, "-l", options_.group_label + "=" + group_name});
+    for (const auto& p : pods["items"]) {
+        if (!p["metadata"].contains("deletionTimestamp")) out.push_back(p["metadata"]["name"].get<std::string>());
+    }
+    std::sort(out.begin(), out.end());
     return out;
 }
 

@@ -112,6 +112,8 @@ protected:
     // Pods labelled role=leader, by kubectl: all of the namespace, or those
     // with GROUP_LABEL=GROUP_NAME (and the selector `extra`, e.g. ",v=2").
     std::set<std::string> labelled(const std::string& group_name = "", const std::string& extra = "") const;
+    // Pods with GROUP_LABEL=GROUP_NAME that are not being deleted, sorted by name.
+    std::vector<std::string> live_pods(const std::string& group_name) const;
     // Waits until group NAME has `ready` eligible candidates, Ready=True and
     // exactly its leader labelled among its pods (GROUP_LABEL=NAME, or =POD_GROUP);
     // returns the leader (as last seen if that never happened).
