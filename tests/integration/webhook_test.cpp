@@ -29,6 +29,7 @@
 
 #include "control_plane.hpp"
 #include "election_fixture.hpp"
+#include "local_webhook.hpp"
 
 namespace elector::testing {
 namespace {
@@ -38,9 +39,6 @@ using nlohmann::json;
 
 // What the API server says when elector's validating webhook refuses; elector's message follows.
 const std::string denied_marker = "admission webhook \"velectiongroup.elector.dev\" denied the request: ";
-// The names in config/webhook/local/webhooks.yaml (cluster-scoped).
-const char* const mutating_configuration = "mutatingwebhookconfiguration/elector-mutating-webhook-configuration";
-const char* const validating_configuration = "validatingwebhookconfiguration/elector-validating-webhook-configuration";
 
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {
     for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
@@ -53,12 +51,6 @@ std::string trimmed(const std::string& s) {
     const auto first = s.find_first_not_of(" \t\r\n");
     if (first == std::string::npos) return "";
     return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
-}
-
-bool write_file(const std::string& path, const std::string& text) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << text;
-    return static_cast<bool>(out.flush());
 }
 
 run_result sh(const std::string& script) { return run({"sh", "-c", script}, {.timeout = 20s}); }
@@ -175,9 +167,7 @@ protected:
         election_fixture::TearDown();
     }
 
-    run_result delete_configurations() const {
-        return env_->kubectl({"delete", mutating_configuration, validating_configuration, "--ignore-not-found"});
-    }
+    run_result delete_configurations() const { return delete_local_webhooks(*env_); }
 
     // A CA and two serving certificates it signed (SAN IP:127.0.0.1),
     // serials A1 and B2, under certs_ (ca.crt, a.crt, a.key, b.crt, b.key).
@@ -185,22 +175,9 @@ protected:
         certs_ = fmt::format("{}/webhook-certs-{}", env_->dir(), ns_);
         cert_dir_ = certs_ + "/serving";
         std::filesystem::create_directories(cert_dir_);
-        const std::string ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
-        auto ca = sh(fmt::format(
-            "cd '{}' && openssl req -x509 {} -keyout ca.key -out ca.crt -days 2 -subj /CN=elector-webhook-test-ca "
-            "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign",
-            certs_, ec));
-        ASSERT_TRUE(ca.ok()) << ca.describe();
-        ASSERT_TRUE(write_file(certs_ + "/serving.ext",
-                               "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"));
-        for (const auto& [name, serial] : {std::pair{"a", "0xA1"}, std::pair{"b", "0xB2"}}) {
-            auto cert = sh(fmt::format(
-                "cd '{0}' && openssl req -new {1} -keyout {2}.key -out {2}.csr -subj /CN=elector-webhook-{2} && "
-                "openssl x509 -req -in {2}.csr -CA ca.crt -CAkey ca.key -set_serial {3} -days 2 -out {2}.crt "
-                "-extfile serving.ext",
-                certs_, ec, name, serial));
-            ASSERT_TRUE(cert.ok()) << cert.describe();
-        }
+        ASSERT_EQ(make_test_ca(certs_), "");
+        ASSERT_EQ(make_serving_certificate(certs_, "a", "0xA1"), "");
+        ASSERT_EQ(make_serving_certificate(certs_, "b", "0xB2"), "");
     }
 
     // The serving pair NAME ("a", "b") into cert_dir_ as a rotation writes
@@ -238,37 +215,7 @@ protected:
         ASSERT_GT(metrics_port_, 0);
         ASSERT_EQ(served_serial(), "serial=A1");
 
-        auto bundle = sh(fmt::format("openssl base64 -A -in '{}/ca.crt'", certs_));
-        ASSERT_TRUE(bundle.ok()) << bundle.describe();
-        const std::string config = read_text(source_dir() + "/config/webhook/local/webhooks.yaml");
-        ASSERT_NE(config.find("WEBHOOK_PORT"), std::string::npos);
-        ASSERT_NE(config.find("CA_BUNDLE"), std::string::npos);
-        const std::string configured = replace_all(
-            replace_all(config, "WEBHOOK_PORT", std::to_string(webhook_port_)), "CA_BUNDLE", trimmed(bundle.out));
-        auto applied = env_->kubectl({"apply", "-f", "-"}, {.input = configured});
-        ASSERT_TRUE(applied.ok()) << applied.describe();
-
-        // In effect once a server-side dry run of an invalid group (one the
-        // CRD schema accepts) is refused and one of a valid group comes back
-        // mutated. How kubectl shows the refusal is the tests' business.
-        const auto probe = [&](const std::string& name, const std::string& extra) {
-            return env_->kubectl({"apply", "--dry-run=server", "-o", "json", "-n", ns_, "-f", "-"},
-                                 {.input = fmt::format("apiVersion: elector.dev/v1alpha1\nkind: ElectionGroup\n"
-                                                       "metadata: {{name: {}}}\nspec:\n  targetRef: {{name: probe}}\n{}",
-                                                       name, extra)});
-        };
-        run_result refused, mutated;
-        const bool effective = eventually(20s, [&] {
-            refused = probe("probe-invalid", "  retryPeriod: 50ms\n");
-            if (refused.ok()) return false;
-            mutated = probe("probe-valid", "");
-            if (!mutated.ok()) return false;
-            const json object = json::parse(mutated.out, nullptr, false);
-            return !object.is_discarded() &&
-                   object.value("spec", json::object()).value("leaseName", "") == "probe-valid";
-        }, 200ms);
-        ASSERT_TRUE(effective) << "the webhooks are not called: invalid dry run: " << refused.describe()
-                               << "\nvalid dry run: " << mutated.describe() << mutated.out;
+        ASSERT_EQ(apply_local_webhooks(*env_, webhook_port_, certs_, ns_), "");
         std::cout << fmt::format("[ figures  ] certificates, elector and webhook configurations in effect after {:.1f} s\n",
                                  seconds_since(started));
     }
