@@ -412,6 +412,15 @@ TEST_F(install_test, config_default_renders_with_kubectl_1_20_and_the_api_server
     auto pdb_dry = apply(json::array({pdb}), {"--dry-run=server"});
     EXPECT_TRUE(pdb_dry.ok()) << pdb_dry.describe();
 
+    // The namespaced variant's Role grants what the ClusterRole does, but for nodes (cluster-scoped).
+    json cluster_rules = json::array();
+    for (const auto& rule : find(objects, "ClusterRole", "elector-manager")["rules"]) {
+        if (rule["resources"] != json::array({"nodes"})) cluster_rules.push_back(rule);
+    }
+    const json namespaced_role = objects_of(read_text(source_dir() + "/config/rbac/namespaced/role.yaml"));
+    EXPECT_EQ(namespaced_role.at(0)["rules"], cluster_rules)
+        << "config/rbac/namespaced/role.yaml and config/rbac/role.yaml differ";
+
     // The namespaced variant and the sample, the same way; the example alert rules.
     json namespaced = json::array();
     for (const auto& o : render("config/namespaced")) {
