@@ -1,6 +1,7 @@
 #include "webhook/admission.hpp"
 
-#include <cstdint>
+#include "kube/cluster_config.hpp"
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,39 +37,14 @@ const char* const create_review = R"({
   }
 })";
 
-// A strict base64 decoder, written independently of the encoder under test.
+// The patch field as the API server reads it: elector's kubeconfig decoder
+// (kube::base64_decode, written and tested apart from the encoder under test),
+// held to the canonical form: padded to whole quads, no whitespace.
 std::optional<std::string> base64_decode(std::string_view text) {
-    if (text.size() % 4 != 0) return std::nullopt;
-    const auto value = [](char c) -> int {
-        if (c >= 'A' && c <= 'Z') return c - 'A';
-        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-        if (c >= '0' && c <= '9') return c - '0' + 52;
-        if (c == '+') return 62;
-        if (c == '/') return 63;
-        return -1;
-    };
-    std::string out;
-    for (std::size_t i = 0; i < text.size(); i += 4) {
-        std::uint32_t n = 0;
-        int pad = 0;
-        for (std::size_t k = 0; k < 4; ++k) {
-            const char c = text[i + k];
-            if (c == '=') {
-                if (i + 4 != text.size() || k < 2) return std::nullopt;
-                ++pad;
-                n <<= 6U;
-                continue;
-            }
-            if (pad > 0) return std::nullopt;
-            const int v = value(c);
-            if (v < 0) return std::nullopt;
-            n = (n << 6U) | static_cast<std::uint32_t>(v);
-        }
-        out += static_cast<char>((n >> 16U) & 0xFFU);
-        if (pad < 2) out += static_cast<char>((n >> 8U) & 0xFFU);
-        if (pad < 1) out += static_cast<char>(n & 0xFFU);
-    }
-    return out;
+    if (text.size() % 4 != 0 || text.find_first_of(" \t\r\n") != std::string_view::npos) return std::nullopt;
+    auto decoded = kube::base64_decode(text);
+    if (!decoded) return std::nullopt;
+    return *decoded;
 }
 
 json parsed(const std::string& text) {
