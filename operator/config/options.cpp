@@ -368,7 +368,8 @@ void add_kubernetes_flags(flag_set& flags, options& o) {
     flags.add_string("context", o.context, "Name of the kubeconfig context to use; if unset, its current-context.");
     add_parsed(flags, "kube-api-qps", fmt::format("{}", o.kube_api_qps),
                fmt::format("Requests per second elector may send to the Kubernetes API server on average "
-                           "(client-side throttling), at most {}.",
+                           "(client-side throttling), at most {}. The Lease writes and label patches of elections are not "
+                           "counted: N groups renew N / retryPeriod times a second whatever the limit.",
                            max_qps),
                o.kube_api_qps, parse_qps);
     add_parsed(flags, "kube-api-burst", fmt::format("{}", o.kube_api_burst),

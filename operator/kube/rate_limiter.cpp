@@ -9,13 +9,14 @@ rate_limiter::rate_limiter(double qps, int burst, clock::time_point now)
     : qps_(qps), burst_(std::max(1, burst)), tokens_(burst_), last_(now) {}
 
 rate_limiter::clock::duration rate_limiter::reserve(priority p, clock::time_point now) {
+    if (p == priority::urgent) return clock::duration::zero();
     std::lock_guard lock(mutex_);
     if (now > last_) {
         tokens_ = std::min(burst_, tokens_ + std::chrono::duration<double>(now - last_).count() * qps_);
         last_ = now;
     }
     tokens_ -= 1.0;
-    if (p == priority::urgent || tokens_ >= 0.0) return clock::duration::zero();
+    if (tokens_ >= 0.0) return clock::duration::zero();
     return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(-tokens_ / qps_));
 }
 

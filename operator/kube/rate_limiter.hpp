@@ -7,16 +7,22 @@ namespace elector::kube {
 
 enum class priority {
     normal,  // informers, status, events
-    urgent,  // lease renewals and failover writes: never wait behind normal traffic
+    urgent,  // lease renewals and failover writes: not rate limited
 };
 
 // Client-side rate limit (--kube-api-qps, --kube-api-burst): a token bucket
 // holding up to `burst` tokens, refilled at `qps` per second. A normal
 // request takes a token and waits while the bucket is in debt; requests are
-// served in the order they reserved. An urgent request takes its token too
-// but never waits: it may push the bucket into debt, which delays later
-// normal requests, so the long-run rate stays bounded while a failover is
-// not throttled behind a relist.
+// served in the order they reserved.
+//
+// Urgent requests (the Lease writes and label patches of an election) pass
+// without a token, as kube-controller-manager's leader election does on a
+// client of its own: elector runs one election per group, and N groups renew
+// N / retryPeriod times a second whatever the limit says. A limit that
+// counted them would either throttle a failover behind renewals or, once the
+// renewals alone exceed --kube-api-qps, starve every status write and relist.
+// They are bounded by construction instead: one renewal per group per
+// retryPeriod, and handovers, which the work queue backs off per group.
 class rate_limiter {
 public:
     using clock = std::chrono::steady_clock;

@@ -29,14 +29,20 @@ TEST(rate_limiter, tokens_refill_with_time_up_to_the_burst) {
     EXPECT_EQ(limiter.reserve(priority::normal, later), 100ms);
 }
 
-TEST(rate_limiter, urgent_requests_never_wait_but_delay_normal_ones) {
+TEST(rate_limiter, urgent_requests_pass_without_a_token_and_cost_normal_ones_nothing) {
     const auto t0 = clock::time_point{} + 1h;
     rate_limiter limiter(10, 1, t0);
     EXPECT_EQ(limiter.reserve(priority::normal, t0), 0ns);
     EXPECT_EQ(limiter.reserve(priority::normal, t0), 100ms);
-    for (int i = 0; i < 5; ++i) EXPECT_EQ(limiter.reserve(priority::urgent, t0), 0ns);
-    // The five urgent tokens are paid back by later normal traffic.
-    EXPECT_EQ(limiter.reserve(priority::normal, t0), 700ms);
+    // A thousand renewals at once neither wait nor push normal traffic back.
+    for (int i = 0; i < 1000; ++i) ASSERT_EQ(limiter.reserve(priority::urgent, t0), 0ns) << i;
+    EXPECT_EQ(limiter.reserve(priority::normal, t0), 200ms);
+    // Nor do they use up a refilled burst.
+    rate_limiter idle(10, 2, t0);
+    for (int i = 0; i < 1000; ++i) idle.reserve(priority::urgent, t0 + 1s);
+    EXPECT_EQ(idle.reserve(priority::normal, t0 + 1s), 0ns);
+    EXPECT_EQ(idle.reserve(priority::normal, t0 + 1s), 0ns);
+    EXPECT_EQ(idle.reserve(priority::normal, t0 + 1s), 100ms);
 }
 
 }  // namespace
