@@ -763,7 +763,11 @@ bool election_controller::reconcile(const std::string& key) {
                      log::q(is->message));
         record("Warning", is->reason, is->message);
     }
-    if (plan.requeue_after) queue_.add_after(key, *plan.requeue_after, priority::urgent);
+    // A renewal is routine and may wait behind a failover; a look that may
+    // hand over is not.
+    if (plan.requeue_after) {
+        queue_.add_after(key, *plan.requeue_after, plan.requeue_may_hand_over ? priority::urgent : priority::normal);
+    }
     return true;
 }
 

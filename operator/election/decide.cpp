@@ -372,8 +372,12 @@ plan decide(const snapshot& s) {
         }
     } else if (waiting_for_expiry) {
         out.requeue_after = std::max(milliseconds(1), spec.lease_duration - unrenewed);
+        out.requeue_may_hand_over = true;
     }
-    if (wait && !acquire) out.requeue_after = std::min(out.requeue_after.value_or(*wait), *wait);
+    if (wait && !acquire && (!out.requeue_after || *wait <= *out.requeue_after)) {
+        out.requeue_after = *wait;
+        out.requeue_may_hand_over = true;
+    }
 
     // Step 3: the leader carries the label and its term. A holder that is
     // confirmed gone is left alone.

@@ -138,6 +138,9 @@ struct plan {
     // When to look again even if nothing changes (next renewal, or the
     // possibly-alive holder's lease expiry). nullopt: only on change.
     std::optional<std::chrono::milliseconds> requeue_after;
+    // Whether that look may hand leadership over (a lease expiry, a rollout
+    // or switchover due): it goes ahead of plain renewals, which are not.
+    bool requeue_may_hand_over = false;
     // The holder after this plan and its term; the state of the holder
     // before it (eligible when there was none).
     std::string leader;

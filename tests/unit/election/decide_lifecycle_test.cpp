@@ -83,12 +83,14 @@ TEST(decide_lifecycle_rollout, not_ready_long_enough_waits_and_requeues_when_it_
     plan p = decide(s);
     expect_steady_a(p, false);
     EXPECT_EQ(p.requeue_after, 1000ms) << describe(p);
+    EXPECT_TRUE(p.requeue_may_hand_over);  // the rollout handover is due then
 
     // The renewal comes first: requeue for it (never later than it).
     s.min_ready_seconds = 300;
     p = decide(s);
     expect_steady_a(p, false);
     EXPECT_EQ(p.requeue_after, 1500ms) << describe(p);
+    EXPECT_FALSE(p.requeue_may_hand_over);
 
     // Renewal due: renewed, and requeued for the rollout (1s < retryPeriod).
     s.min_ready_seconds = 30;
@@ -96,6 +98,7 @@ TEST(decide_lifecycle_rollout, not_ready_long_enough_waits_and_requeues_when_it_
     p = decide(s);
     expect_steady_a(p, true);
     EXPECT_EQ(p.requeue_after, 1000ms) << describe(p);
+    EXPECT_TRUE(p.requeue_may_hand_over);
 
     // Exactly minReadySeconds: ready_since + min_ready_seconds <= now.
     s.lease_unchanged_for = 500ms;

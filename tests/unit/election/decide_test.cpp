@@ -379,6 +379,7 @@ TEST(election_decide_initial, lease_duration_seconds_follow_the_spec) {
     expect_handover(p, s, "", "web-a", 1);
     EXPECT_EQ(p.lease->lease_duration_seconds, 20);
     EXPECT_EQ(p.requeue_after, 3s);
+    EXPECT_FALSE(p.requeue_may_hand_over);  // the next renewal
 }
 
 TEST(election_decide_initial, without_a_lease_a_labelled_pod_leads_on_and_other_labels_go) {
@@ -830,6 +831,7 @@ TEST(election_decide_not_ready, wait_for_lease_expiry_before_expiry) {
             EXPECT_EQ(p.leader, "a");
             EXPECT_EQ(p.term, 5);
             EXPECT_EQ(p.requeue_after, 15000ms - unchanged);
+            EXPECT_TRUE(p.requeue_may_hand_over);  // the expiry may hand over: ahead of renewals
             EXPECT_EQ(p.holder_state, pod_state::possibly_alive);
             EXPECT_EQ(cond_status(p.status, conditions::ready), "False");
             EXPECT_EQ(p.status.leader, "a");
