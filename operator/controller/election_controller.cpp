@@ -236,7 +236,8 @@ election_controller::election_controller(const kube::client& client, group_cache
       options_(std::move(options)),
       clock_(clock),
       queue_({}, clock),
-      events_(client, {.reporting_instance = options_.identity}, clock) {
+      events_(client, {.reporting_instance = options_.identity}, clock),
+      event_queue_(events_) {
     caches_ = std::make_unique<caches>(client_, scope_, *this);
     if (options_.metrics != nullptr) metrics_ = std::make_unique<group_metrics>(*options_.metrics, queue_);
 }
@@ -449,7 +450,7 @@ bool election_controller::finalize(const election_group& g, const std::string& k
     }
     spdlog::info("group deleted: leader label and term removed group={} pods={}{}", log::q(key),
                  cleaned.empty() ? std::string("-") : log::q(fmt::format("{}", fmt::join(cleaned, ","))), lease_note);
-    events_.forget(g.meta.uid);
+    event_queue_.forget(g.meta.uid);
     if (metrics_) metrics_->forget(ns, g.meta.name);
     c.group_writes.erase(key);
     std::lock_guard lock(states_mutex_);
@@ -489,7 +490,7 @@ bool election_controller::reconcile(const std::string& key) {
         return true;
     };
     auto record = [&](const std::string& type, const std::string& reason, const std::string& message,
-                      bool important = false) { events_.record(reference_to(g), type, reason, message, important); };
+                      bool important = false) { event_queue_.record(reference_to(g), type, reason, message, important); };
     // A group that cannot run: conditions say why, once, with a Warning Event.
     auto blocked = [&](std::string_view reason, const std::string& message, bool invalid,
                        std::optional<std::chrono::milliseconds> recheck = std::nullopt) {

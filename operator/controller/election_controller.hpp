@@ -120,6 +120,7 @@ private:
     kube::time_source& clock_;
     kube::work_queue queue_;
     event_recorder events_;
+    event_queue event_queue_;  // writes events_ on its own thread
     std::unique_ptr<group_metrics> metrics_;
     std::once_flag started_;
     std::unique_ptr<caches> caches_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <optional>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -337,6 +338,81 @@ event_recorder::outcome event_recorder::record(const kube::object_reference& inv
     } catch (...) {
         return outcome::failed;
     }
+}
+
+event_queue::event_queue(event_recorder& recorder, std::size_t limit, std::chrono::milliseconds drain)
+    : recorder_(recorder), limit_(std::max<std::size_t>(1, limit)), drain_(drain),
+      thread_([this](const std::stop_token& stop) { run(stop); }) {}
+
+event_queue::~event_queue() {
+    thread_.request_stop();
+    changed_.notify_all();
+    thread_.join();
+}
+
+void event_queue::record(kube::object_reference involved, std::string type, std::string reason, std::string message,
+                         bool important) {
+    post(
+        [this, involved = std::move(involved), type = std::move(type), reason = std::move(reason),
+         message = std::move(message), important] { recorder_.record(involved, type, reason, message, important); },
+        true);
+}
+
+void event_queue::forget(std::string uid) {
+    post([this, uid = std::move(uid)] { recorder_.forget(uid); }, false);
+}
+
+void event_queue::post(std::function<void()> item, bool is_event) {
+    {
+        std::lock_guard lock(mutex_);
+        if (is_event && events_queued_ >= limit_) {
+            if (overflowed_++ % 1000 == 0) {
+                spdlog::warn("events are written more slowly than they happen; dropping new ones queued={} dropped={}",
+                             events_queued_, overflowed_);
+            }
+            return;
+        }
+        items_.emplace_back(std::move(item), is_event);
+        events_queued_ += is_event ? 1 : 0;
+        ++posted_;
+    }
+    changed_.notify_all();
+}
+
+void event_queue::flush() {
+    std::unique_lock lock(mutex_);
+    const auto target = posted_;
+    changed_.wait(lock, [&] { return done_ >= target; });
+}
+
+std::uint64_t event_queue::overflowed() const {
+    std::lock_guard lock(mutex_);
+    return overflowed_;
+}
+
+void event_queue::run(const std::stop_token& stop) {
+    std::optional<std::chrono::steady_clock::time_point> give_up;
+    std::unique_lock lock(mutex_);
+    while (true) {
+        changed_.wait(lock, stop, [&] { return !items_.empty(); });
+        if (stop.stop_requested() && !give_up) give_up = std::chrono::steady_clock::now() + drain_;
+        if (items_.empty() || (give_up && std::chrono::steady_clock::now() >= *give_up)) break;
+        auto [item, is_event] = std::move(items_.front());
+        items_.pop_front();
+        events_queued_ -= is_event ? 1 : 0;
+        lock.unlock();
+        item();  // event_recorder::record never throws
+        lock.lock();
+        ++done_;
+        changed_.notify_all();
+    }
+    if (!items_.empty()) {
+        spdlog::warn("stopping with events not written count={}", events_queued_);
+        done_ += items_.size();
+        items_.clear();
+        events_queued_ = 0;
+    }
+    changed_.notify_all();
 }
 
 }  // namespace elector::controller

@@ -1,11 +1,16 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <list>
 #include <mutex>
+#include <stop_token>
 #include <string>
+#include <thread>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -181,5 +186,41 @@ private:
 };
 
 std::string_view to_string(event_recorder::outcome o);
+
+// Writes Events on a thread of its own, so that a reconcile never waits for
+// one behind the client-side rate limit (client-go's broadcaster also writes
+// from a goroutine of its own). Order is kept. At most `limit` Events wait;
+// past that a new one is dropped, counted and logged. The destructor writes
+// what is still queued for up to `drain`, then drops the rest.
+class event_queue {
+public:
+    explicit event_queue(event_recorder& recorder, std::size_t limit = 4096,
+                         std::chrono::milliseconds drain = std::chrono::seconds(2));
+    ~event_queue();
+    event_queue(const event_queue&) = delete;
+    event_queue& operator=(const event_queue&) = delete;
+
+    void record(kube::object_reference involved, std::string type, std::string reason, std::string message,
+                bool important = false);
+    // event_recorder::forget, in order with the Events queued before it.
+    void forget(std::string uid);
+    // Blocks until everything queued so far is written (tests).
+    void flush();
+    [[nodiscard]] std::uint64_t overflowed() const;
+
+private:
+    void post(std::function<void()> item, bool is_event);
+    void run(const std::stop_token& stop);
+
+    event_recorder& recorder_;
+    std::size_t limit_;
+    std::chrono::milliseconds drain_;
+    mutable std::mutex mutex_;
+    std::condition_variable_any changed_;
+    std::deque<std::pair<std::function<void()>, bool>> items_;  // (item, is an Event)
+    std::size_t events_queued_ = 0;
+    std::uint64_t posted_ = 0, done_ = 0, overflowed_ = 0;
+    std::jthread thread_;  // last: started once the rest is built
+};
 
 }  // namespace elector::controller

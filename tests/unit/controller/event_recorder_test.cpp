@@ -289,6 +289,12 @@ class fake_events_api {
 public:
     fake_events_api() {
         server_.Post(R"(/api/v1/namespaces/([^/]+)/events)", [this](const httplib::Request& req, httplib::Response& res) {
+            {
+                std::unique_lock gate(gate_mutex_);
+                ++arrived;
+                gate_changed_.notify_all();
+                gate_changed_.wait(gate, [&] { return !held; });
+            }
             std::lock_guard lock(mutex_);
             ++creates;
             if (fail_next > 0) {
@@ -341,6 +347,29 @@ public:
         return events.at(name);
     }
 
+    // While held, creates wait (after counting themselves in `arrived`).
+    void hold() {
+        std::lock_guard gate(gate_mutex_);
+        held = true;
+    }
+    void release() {
+        std::lock_guard gate(gate_mutex_);
+        held = false;
+        gate_changed_.notify_all();
+    }
+    bool wait_arrived(int n) {
+        std::unique_lock gate(gate_mutex_);
+        return gate_changed_.wait_for(gate, 5s, [&] { return arrived >= n; });
+    }
+    std::vector<std::string> messages_in_creation_order() {
+        std::lock_guard lock(mutex_);
+        std::map<int, std::string> by_serial;
+        for (auto& [name, e] : events) by_serial[std::stoi(name.substr(name.rfind('.') + 1))] = e["message"];
+        std::vector<std::string> out;
+        for (auto& [serial, m] : by_serial) out.push_back(m);
+        return out;
+    }
+
     std::mutex mutex_;
     std::map<std::string, json> events;
     std::vector<std::string> patch_content_types;
@@ -358,6 +387,10 @@ private:
                         "application/json");
     }
 
+    std::mutex gate_mutex_;
+    std::condition_variable gate_changed_;
+    bool held = false;
+    int arrived = 0;
     httplib::Server server_;
     std::thread thread_;
     int port_ = 0;
@@ -517,6 +550,56 @@ TEST(event_recorder, sends_invalid_utf8_replaced_rather_than_throwing) {
     std::set<std::string> reasons;
     for (const auto& e : events) reasons.insert(e.value("reason", ""));
     EXPECT_TRUE(reasons.contains("bad\xef\xbf\xbd")) << "U+FFFD in place of the invalid byte";
+}
+
+TEST(event_queue, record_returns_at_once_and_events_are_written_in_order) {
+    fake_events_api api;
+    event_recorder r(*api.client, {.reporting_instance = "elector-0"});
+    event_queue q(r);
+    api.hold();  // the API answers nothing until released
+    const auto started = std::chrono::steady_clock::now();
+    for (int i = 0; i < 5; ++i) q.record(group_a, "Normal", "LeaderElected", "pod web-" + std::to_string(i) + " leads");
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 1s) << "record() waited for the API";
+    ASSERT_TRUE(api.wait_arrived(1));
+    EXPECT_TRUE(api.all().empty());
+    api.release();
+    q.flush();
+    EXPECT_EQ(api.messages_in_creation_order(),
+              (std::vector<std::string>{"pod web-0 leads", "pod web-1 leads", "pod web-2 leads", "pod web-3 leads",
+                                        "pod web-4 leads"}));
+    EXPECT_EQ(q.overflowed(), 0u);
+}
+
+TEST(event_queue, past_the_limit_new_events_are_dropped_and_counted) {
+    fake_events_api api;
+    event_recorder r(*api.client, {.reporting_instance = "elector-0"});
+    event_queue q(r, 2);
+    api.hold();
+    q.record(group_a, "Normal", "LeaderElected", "first");  // taken by the writer, which waits on the API
+    ASSERT_TRUE(api.wait_arrived(1));
+    for (int i = 0; i < 4; ++i) q.record(group_b, "Normal", "LeaderElected", "queued " + std::to_string(i));
+    EXPECT_EQ(q.overflowed(), 2u);
+    api.release();
+    q.flush();
+    EXPECT_EQ(api.messages_in_creation_order(), (std::vector<std::string>{"first", "queued 0", "queued 1"}));
+}
+
+TEST(event_queue, the_destructor_writes_what_is_queued) {
+    fake_events_api api;
+    event_recorder r(*api.client, {.reporting_instance = "elector-0"});
+    std::thread release;
+    {
+        event_queue q(r);
+        api.hold();
+        for (int i = 0; i < 3; ++i) q.record(group_a, "Normal", "LeaderElected", "m" + std::to_string(i));
+        ASSERT_TRUE(api.wait_arrived(1));
+        release = std::thread([&] {
+            std::this_thread::sleep_for(100ms);
+            api.release();  // well within the 2 s the destructor drains for
+        });
+    }
+    release.join();
+    EXPECT_EQ(api.messages_in_creation_order(), (std::vector<std::string>{"m0", "m1", "m2"}));
 }
 
 }  // namespace
