@@ -133,6 +133,10 @@ struct election_controller::group_state {
     // A Lease with the group's lease name exists that elector does not cache
     // (not labelled as elector's): look it up until it is gone or ours.
     bool foreign_lease = false;
+    // A status decided but not written yet (the rate limit deferred it):
+    // the next decision starts from it, not from the older one in the cache,
+    // so that the handover it reports is not reported twice.
+    std::optional<election::group_status> unwritten_status;
 };
 
 struct election_controller::caches {
@@ -477,9 +481,22 @@ bool election_controller::reconcile(const std::string& key) {
     if (g.meta.deletion_timestamp) return finalize(g, key);
 
     auto write_status = [&](const election::group_status& status) -> bool {
-        if (status == g.status) return true;
+        if (status == g.status) {
+            state_of(key)->unwritten_status.reset();
+            return true;
+        }
         auto written = client_.patch(kube::resources::electiongroups, ns, g.meta.name, kube::patch_type::merge,
-                                     status_patch(status), "status");
+                                     status_patch(status), "status", {.defer_if_throttled = true});
+        if (!written && kube::throttled_locally(written.error())) {
+            // The status waits for the rate limit; the election (done by
+            // now) and the next group's do not. A later pass writes it.
+            state_of(key)->unwritten_status = status;
+            const auto spread = std::chrono::milliseconds(std::hash<std::string>{}(key) % 1000);
+            spdlog::debug("status deferred by the rate limit group={}", log::q(key));
+            queue_.add_after(key, std::chrono::seconds(1) + spread, priority::normal);
+            return true;
+        }
+        state_of(key)->unwritten_status.reset();
         if (!written) {
             spdlog::warn("cannot write status group={} error={}", log::q(key), log::q(written.error().to_string()));
             return false;
@@ -494,9 +511,10 @@ bool election_controller::reconcile(const std::string& key) {
     // A group that cannot run: conditions say why, once, with a Warning Event.
     auto blocked = [&](std::string_view reason, const std::string& message, bool invalid,
                        std::optional<std::chrono::milliseconds> recheck = std::nullopt) {
-        const auto* before = g.status.find(election::conditions::ready);
+        const auto reported = state_of(key)->unwritten_status.value_or(g.status);
+        const auto* before = reported.find(election::conditions::ready);
         const bool news = before == nullptr || before->reason != reason || before->message != message;
-        if (!write_status(election::blocked_status(g.status, g.meta.generation, reason, message, invalid, now)))
+        if (!write_status(election::blocked_status(reported, g.meta.generation, reason, message, invalid, now)))
             return false;
         if (metrics_) metrics_->blocked(ns, g.meta.name);
         if (news) {
@@ -512,8 +530,10 @@ bool election_controller::reconcile(const std::string& key) {
         kube::json finalizers = kube::json::array();
         for (const auto& f : g.meta.finalizers) finalizers.push_back(f);
         finalizers.push_back(election::finalizer);
+        // Part of the election (once per group): not behind the rate limit.
         auto done = client_.patch(kube::resources::electiongroups, ns, g.meta.name, kube::patch_type::merge,
-                                  {{"metadata", {{"resourceVersion", g.meta.resource_version}, {"finalizers", finalizers}}}});
+                                  {{"metadata", {{"resourceVersion", g.meta.resource_version}, {"finalizers", finalizers}}}},
+                                  "", {.prio = priority::urgent});
         if (!done) {
             if (done.error().kind == kube::error_kind::not_found) return true;
             spdlog::info("cannot add the finalizer group={} finalizer={} error={}", log::q(key),
@@ -576,7 +596,8 @@ bool election_controller::reconcile(const std::string& key) {
     }
 
     // The snapshot.
-    election::snapshot snap{.group_name = g.meta.name, .spec = g.spec, .status = g.status,
+    election::snapshot snap{.group_name = g.meta.name, .spec = g.spec,
+                            .status = state->unwritten_status.value_or(g.status),
                             .generation = g.meta.generation, .now = now,
                             .min_ready_seconds = deployment->min_ready_seconds};
     for (const auto& [p, current] : pods_of(*deployment, mono)) {
@@ -734,13 +755,13 @@ bool election_controller::reconcile(const std::string& key) {
                      log::q(key), t.from.empty() ? std::string("-") : log::q(t.from), log::q(t.to), t.term,
                      log::q(t.reason), mono_seconds(clock_.now()), log::q(handover_message(t)));
     }
-    const auto* was = g.status.find(election::conditions::leader_elected);
+    const auto* was = snap.status.find(election::conditions::leader_elected);
     const auto* is = plan.status.find(election::conditions::leader_elected);
-    const auto* was_paused = g.status.find(election::conditions::paused);
+    const auto* was_paused = snap.status.find(election::conditions::paused);
     const auto* is_paused = plan.status.find(election::conditions::paused);
     if (!write_status(plan.status)) return false;
     if (metrics_) {
-        metrics_->observe(ns, g.meta.name, g.status.leader, plan);
+        metrics_->observe(ns, g.meta.name, snap.status.leader, plan);
         if (plan.change) {
             metrics_->transition(ns, g.meta.name, *plan.change, std::chrono::duration<double>(labelled_at - mono).count());
         }

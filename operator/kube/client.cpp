@@ -75,7 +75,8 @@ void client::observe(std::string_view verb, int status, std::chrono::steady_cloc
 result<json> client::call(std::string_view verb, const std::string& method, const std::string& path,
                           const std::string& body, const std::string& content_type, const call_options& o) const {
     const auto started = std::chrono::steady_clock::now();
-    auto r = transport_->send({method, path, body, content_type, o.prio, o.timeout});
+    auto r = transport_->send({method, path, body, content_type, o.prio, o.timeout, o.defer_if_throttled});
+    if (!r && throttled_locally(r.error())) return std::unexpected(std::move(r.error()));  // nothing was sent
     observe(verb, r ? r->status : r.error().http_status, started);
     if (!r) return std::unexpected(std::move(r.error()));
     return parse_body(r->body, method + " " + path);

@@ -46,6 +46,10 @@ inline const resource electiongroups{"elector.dev", "v1alpha1", "electiongroups"
 struct call_options {
     priority prio = priority::normal;
     std::optional<std::chrono::milliseconds> timeout;
+    // Send only if the client-side rate limit has a token free now; else
+    // fail at once with throttled_locally() and send nothing (for writes a
+    // caller retries later rather than wait for, such as status).
+    bool defer_if_throttled = false;
 };
 
 struct list_options {

@@ -67,4 +67,10 @@ api_error error_from_status_json(std::string_view status_json);
 
 api_error make_error(error_kind kind, std::string message);
 
+// A request with call_options::defer_if_throttled that was not sent because
+// the client-side rate limit had no token free (no HTTP status).
+inline bool throttled_locally(const api_error& e) {
+    return e.kind == error_kind::too_many_requests && e.http_status == 0;
+}
+
 }  // namespace elector::kube

@@ -35,7 +35,14 @@ public:
     // reserve() and sleep for the wait.
     void acquire(priority p);
 
+    // A normal request that goes only if a token is free now (writes that
+    // can be retried later rather than hold their caller): takes the token
+    // and returns zero, or takes nothing and returns how long until one is.
+    clock::duration try_reserve(clock::time_point now = clock::now());
+
 private:
+    void refill_locked(clock::time_point now);
+
     std::mutex mutex_;
     double qps_;
     double burst_;

@@ -230,7 +230,14 @@ api_error transport::curl_failure(int code, const handle& h, const http_request&
 }
 
 result<http_response> transport::send(const http_request& request) {
-    limiter_.acquire(request.prio);
+    if (!request.defer_if_throttled) {
+        limiter_.acquire(request.prio);
+    } else if (const auto wait = limiter_.try_reserve(); wait > rate_limiter::clock::duration::zero()) {
+        return std::unexpected(make_error(
+            error_kind::too_many_requests,
+            fmt::format("not sent: the client-side rate limit (--kube-api-qps) has no token for another {} ms",
+                        std::chrono::ceil<std::chrono::milliseconds>(wait).count())));
+    }
     auto h = take_handle();
     if (auto ok = prepare(*h, request, false); !ok) return std::unexpected(ok.error());
 

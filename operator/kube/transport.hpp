@@ -33,6 +33,7 @@ struct http_request {
     std::string content_type;  // for a body; "application/json" if empty
     priority prio = priority::normal;
     std::optional<std::chrono::milliseconds> timeout;
+    bool defer_if_throttled = false;  // see call_options
 };
 
 struct http_response {
