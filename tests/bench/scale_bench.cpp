@@ -469,7 +469,7 @@ struct level_result {
     cpu_use steady_cpu;
     double renew_p50 = -1, renew_max = -1, renew_window_max = -1;
     int leases = 0;
-    double depth_start = -1, depth_max = -1, depth_end = -1;
+    double depth_start = -1, depth_min = -1, depth_max = -1, depth_end = -1;
     std::map<std::string, double> steady_latency_ms;
     double steady_probe_p50 = -1, steady_probe_max = -1;
 
@@ -486,7 +486,7 @@ struct level_result {
     double kill_probe_p50 = -1, kill_probe_max = -1;
 
     // verdict, one line per phase
-    bool renew_behind = false, queue_grew = false;
+    bool renew_behind = false, queue_backlogged = false;
     std::vector<std::string> verdicts;
 };
 
@@ -918,6 +918,7 @@ void scale_bench::steady_phase(level_result& r) {
     const double end = t0 + o_.window;
     double next_scrape = t0 + 5, max_age = 0;
     r.depth_start = m0.depth;
+    r.depth_min = m0.depth;
     r.depth_max = m0.depth;
     auto renew_ages = [&] {
         std::vector<double> ages;
@@ -936,7 +937,10 @@ void scale_bench::steady_phase(level_result& r) {
         for (double a : renew_ages()) max_age = std::max(max_age, a);
         if (now >= next_scrape) {
             next_scrape = now + 5;
-            if (auto m = scrape(metrics_port_); m.ok) r.depth_max = std::max(r.depth_max, m.depth);
+            if (auto m = scrape(metrics_port_); m.ok) {
+                r.depth_min = std::min(r.depth_min, m.depth);
+                r.depth_max = std::max(r.depth_max, m.depth);
+            }
         }
         std::this_thread::sleep_for(std::chrono::duration<double>(std::min(1.0, end - now)));
     }
@@ -962,6 +966,7 @@ void scale_bench::steady_phase(level_result& r) {
     r.depth_end = m1.depth;
     if (m0.ok && m1.ok) r.steady_latency_ms = mean_latency_ms(m0, m1);
     std::tie(r.steady_probe_p50, r.steady_probe_max) = probe.finish();
+    r.depth_min = std::min(r.depth_min, m1.depth);
     r.depth_max = std::max(r.depth_max, m1.depth);
     r.rss_mib = mib(status_kib(elector_->pid(), "VmRSS"));
     r.hwm_mib = mib(status_kib(elector_->pid(), "VmHWM"));
@@ -1131,12 +1136,14 @@ void scale_bench::verdict(level_result& r) const {
                               top, top_m, fixed0(mcores_of(u, "elector")), fixed0(u.idle_percent), fixed0(others));
         return v;
     };
-    // elector's requests waited in its client-side limiter: their mean latency
+    // elector's writes waited in its client-side limiter: their mean latency
     // (limiter wait included) far above that of the bench's unlimited GETs.
+    // Reads are left out: a LIST of 500 pods takes long to serve anyway.
     const auto throttled = [](const std::map<std::string, double>& latency, double probe_p50, std::string& facts) {
         double worst = -1;
         std::string verb;
         for (const auto& [v, ms] : latency) {
+            if (v == "get" || v == "list" || v == "watch") continue;
             if (ms > worst) {
                 worst = ms;
                 verb = v;
@@ -1144,7 +1151,7 @@ void scale_bench::verdict(level_result& r) const {
         }
         facts = fmt::format("elector's mean request latency {} ms (limiter wait included; worst: {}), the bench's "
                             "GETs p50 {} ms",
-                            describe(latency, "{:.1f}"), verb.empty() ? "-" : verb, fixed1(probe_p50));
+                            describe(latency, "{:.1f}"), verb.empty() ? "-" : verb + " (of the writes)", fixed1(probe_p50));
         return worst >= 50 && probe_p50 > 0 && worst >= 5 * probe_p50;
     };
     const std::string limiter = "elector's client-side rate limit (--kube-api-qps " + qps_ + ")";
@@ -1179,13 +1186,16 @@ void scale_bench::verdict(level_result& r) const {
         std::string facts;
         const bool limited = throttled(r.steady_latency_ms, r.steady_probe_p50, facts);
         r.renew_behind = r.renew_max > 2 * retry_period_s || r.renew_window_max > 2 * retry_period_s;
-        r.queue_grew = r.depth_end - r.depth_start >= std::max(10.0, 0.05 * r.groups);
+        // Behind: the queue never drained below the threshold in the window
+        // (renewals are routine work at normal priority: a dozen ready at
+        // one scrape is a burst, not a backlog).
+        r.queue_backlogged = r.depth_min >= std::max(10.0, 0.05 * r.groups);
         std::string what;
-        if (!v.saturated && !r.renew_behind && !r.queue_grew && !limited) {
+        if (!v.saturated && !r.renew_behind && !r.queue_backlogged && !limited) {
             what = "nothing";
         } else if (v.saturated) {
             what = "the machine's CPU, most used by " + v.busiest +
-                   (r.renew_behind || r.queue_grew ? "; elector fell behind" : "; elector kept up");
+                   (r.renew_behind || r.queue_backlogged ? "; elector fell behind" : "; elector kept up");
         } else if (limited) {
             what = limiter;
         } else {
@@ -1193,9 +1203,10 @@ void scale_bench::verdict(level_result& r) const {
         }
         r.verdicts.push_back(fmt::format(
             "steady: saturated: {} — {}; renew age max {:.2f} s (behind if > 2 x retryPeriod = {:.0f} s: {}); queue "
-            "depth {} -> max {} -> {} (grew: {}); {:.1f} requests/s; {}",
+            "depth {} -> min {} / max {} -> {} (backlogged, never below max(10, 5% of the groups): {}); "
+            "{:.1f} requests/s; {}",
             what, v.facts, r.renew_window_max, 2 * retry_period_s, r.renew_behind ? "yes" : "no", r.depth_start,
-            r.depth_max, r.depth_end, r.queue_grew ? "yes" : "no", r.requests_per_s, facts));
+            r.depth_min, r.depth_max, r.depth_end, r.queue_backlogged ? "yes" : "no", r.requests_per_s, facts));
     }
     if (r.kills_run) {
         const auto v = view(r.kill_cpu);
@@ -1333,8 +1344,8 @@ void scale_bench::report(int exit_code, double total_s) {
     }
     line("");
     line("Saturation, per level and phase (\"saturated\": the machine idle < 10%, Lease renewals older than 2 x "
-         "retryPeriod, elector's work queue grown by max(10, 5% of the groups) over the window, or elector's requests "
-         "waiting ≥ 50 ms and ≥ 5x the bench's own GETs, i.e. in its client-side rate limiter):");
+         "retryPeriod, elector's work queue never below max(10, 5% of the groups) ready groups in the window, or "
+         "elector's writes waiting ≥ 50 ms and ≥ 5x the bench's own GETs, i.e. in its client-side rate limiter):");
     line("");
     for (const auto& r : levels_) {
         for (const auto& v : r.verdicts) line(fmt::format("- {} groups, {}", r.groups, v));
