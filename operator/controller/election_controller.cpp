@@ -479,10 +479,11 @@ bool election_controller::reconcile(const std::string& key) {
     const std::string& ns = g.meta.namespace_;
     const auto now = clock_.wall_now();
     if (g.meta.deletion_timestamp) return finalize(g, key);
+    const auto state = state_of(key);
 
     auto write_status = [&](const election::group_status& status) -> bool {
         if (status == g.status) {
-            state_of(key)->unwritten_status.reset();
+            state->unwritten_status.reset();
             return true;
         }
         auto written = client_.patch(kube::resources::electiongroups, ns, g.meta.name, kube::patch_type::merge,
@@ -490,13 +491,13 @@ bool election_controller::reconcile(const std::string& key) {
         if (!written && kube::throttled_locally(written.error())) {
             // The status waits for the rate limit; the election (done by
             // now) and the next group's do not. A later pass writes it.
-            state_of(key)->unwritten_status = status;
+            state->unwritten_status = status;
             const auto spread = std::chrono::milliseconds(std::hash<std::string>{}(key) % 1000);
             spdlog::debug("status deferred by the rate limit group={}", log::q(key));
             queue_.add_after(key, std::chrono::seconds(1) + spread, priority::normal);
             return true;
         }
-        state_of(key)->unwritten_status.reset();
+        state->unwritten_status.reset();
         if (!written) {
             spdlog::warn("cannot write status group={} error={}", log::q(key), log::q(written.error().to_string()));
             return false;
@@ -511,7 +512,7 @@ bool election_controller::reconcile(const std::string& key) {
     // A group that cannot run: conditions say why, once, with a Warning Event.
     auto blocked = [&](std::string_view reason, const std::string& message, bool invalid,
                        std::optional<std::chrono::milliseconds> recheck = std::nullopt) {
-        const auto reported = state_of(key)->unwritten_status.value_or(g.status);
+        const auto reported = state->unwritten_status.value_or(g.status);
         const auto* before = reported.find(election::conditions::ready);
         const bool news = before == nullptr || before->reason != reason || before->message != message;
         if (!write_status(election::blocked_status(reported, g.meta.generation, reason, message, invalid, now)))
@@ -569,7 +570,6 @@ bool election_controller::reconcile(const std::string& key) {
     // The Lease must be this group's: never write over somebody else's.
     const std::string lease_key = ns + "/" + g.spec.lease_name;
     auto lease = c.lease_writes.freshest(lease_key, c.leases.get(lease_key), mono, true);
-    auto state = state_of(key);
     const auto conflict_recheck = std::max<std::chrono::milliseconds>(g.spec.lease_duration, 1s);
     if (!lease && state->foreign_lease) {
         auto found = client_.get(kube::resources::leases, ns, g.spec.lease_name);

@@ -10,8 +10,8 @@
 #include <mutex>
 #include <stop_token>
 #include <string>
-#include <thread>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
