@@ -548,7 +548,8 @@ bool election_controller::reconcile(const std::string& key) {
         return true;
     }
 
-    auto problems = g.spec_errors;
+    auto problems = g.spec_type_errors;
+    problems.insert(problems.end(), g.spec_errors.begin(), g.spec_errors.end());
     for (auto& p : election::validate(g.spec)) problems.push_back(std::move(p));
     if (!problems.empty()) return blocked("InvalidSpec", fmt::format("{}", fmt::join(problems, "; ")), true);
     auto deployment = c.deployments.get(ns + "/" + g.spec.target.name);

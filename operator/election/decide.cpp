@@ -4,6 +4,7 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "config/options.hpp"
 
@@ -39,6 +40,16 @@ std::string crash_of(const kube::pod& p, std::optional<std::int64_t> baseline) {
 }
 
 std::string seconds_text(milliseconds d) { return config::format_duration(d); }
+
+// A value someone else wrote, for a message: quoted, at most 64 bytes (cut on
+// a UTF-8 boundary).
+std::string quote_value(std::string_view v) {
+    constexpr std::size_t max = 64;
+    if (v.size() <= max) return fmt::format("\"{}\"", v);
+    std::size_t n = max;
+    while (n > 0 && (static_cast<unsigned char>(v[n]) & 0xC0) == 0x80) --n;
+    return fmt::format("\"{}…\" ({} bytes)", v.substr(0, n), v.size());
+}
 
 }  // namespace
 
@@ -155,9 +166,15 @@ plan decide(const snapshot& s) {
 
     // Eligible pods in the order they would lead.
     std::vector<const candidate*> eligible;
+    // Why the others are not, for NoEligibleCandidate: "pod (detail)".
+    std::vector<std::string> not_eligible;
     for (const auto& c : s.candidates) {
         const auto a = &c == held ? holder_state : assess(c, std::nullopt);
-        if (a.state == pod_state::eligible) eligible.push_back(&c);
+        if (a.state == pod_state::eligible) {
+            eligible.push_back(&c);
+        } else if (&c != held) {
+            not_eligible.push_back(fmt::format("{} ({})", c.pod.meta.name, a.detail));
+        }
     }
     std::sort(eligible.begin(), eligible.end(), [](const candidate* a, const candidate* b) { return leads_before(*a, *b); });
     const auto is_eligible = [&](const candidate* c) {
@@ -193,7 +210,11 @@ plan decide(const snapshot& s) {
     const auto available_in = [&](const candidate* c) -> milliseconds {
         const auto min_ready = std::chrono::seconds(s.min_ready_seconds);
         if (!c->pod.ready_since) return s.min_ready_seconds == 0 ? milliseconds(0) : milliseconds::max();
-        const auto since = std::chrono::duration_cast<milliseconds>(s.now - *c->pod.ready_since);
+        // In milliseconds since the epoch: a Ready time centuries away (the
+        // API accepts any year) would overflow a difference in nanoseconds.
+        // A Ready time in the future (skew, or written by hand) counts as now.
+        const auto ms_of = [](kube::time_point t) { return std::chrono::floor<milliseconds>(t.time_since_epoch()); };
+        const milliseconds since = std::max(milliseconds(0), ms_of(s.now) - ms_of(*c->pod.ready_since));
         return since >= min_ready ? milliseconds(0) : min_ready - since;
     };
 
@@ -319,7 +340,50 @@ plan decide(const snapshot& s) {
         waiting_for_expiry = true;
     }
 
-    const std::int64_t term = acquire ? std::max(lease_term, s.status.term) + 1 : repair_lease ? s.status.term : lease_term;
+    // The Lease's holder keeps the Lease's term only if it is known to hold
+    // it: the leader on record, or stamped with it. A Lease edited (or taken
+    // after a release) to name another pod with a term the group has handed
+    // out would give that pod a fencing term another pod had. An eligible
+    // holder goes on in a new term (with another pod on record: LeaseEdited,
+    // above); one that is not eligible is not stamped (step 3).
+    const auto holds_lease_term = [&](const candidate& c) {
+        const std::string* t = term_of(c.pod);
+        return c.pod.meta.name == s.status.leader || (t != nullptr && *t == std::to_string(lease_term));
+    };
+    if (!acquire && !repair_lease && held != nullptr && leader == holder &&
+        holder_state.state == pod_state::eligible && s.status.term > 0 && lease_term == s.status.term &&
+        !holds_lease_term(*held)) {
+        acquire = true;
+        reason = "TermRepaired";
+        message = fmt::format("pod {} holds the lease with term {}, which this group has already used; "
+                              "it continues with a new term",
+                              holder, lease_term);
+    }
+
+    // A Lease cannot record a term beyond max_term (leaseTransitions is an
+    // int32): such a handover would fail on every try after the old leader's
+    // demotion. Nothing is written; the conditions say why.
+    const std::int64_t used_term = std::max(lease_term, s.status.term);
+    if ((acquire && used_term >= max_term) || (repair_lease && s.status.term > max_term)) {
+        plan blocked;
+        blocked.leader = holder;
+        blocked.term = lease_term;
+        blocked.holder_state = holder.empty() ? pod_state::eligible : holder_state.state;
+        blocked.status = blocked_status(
+            s.status, s.generation, "TermExhausted",
+            fmt::format("pod {} cannot lead in a new term: term {} is the largest a Lease can record "
+                        "(leaseTransitions {}); delete and recreate ElectionGroup {} to start again from term 1",
+                        leader, max_term, max_term - 1, s.group_name),
+            false, s.now);
+        // Nobody but the holder keeps the label meanwhile.
+        for (const auto& c : s.candidates) {
+            if (c.pod.meta.name != holder && labelled(c.pod, spec)) {
+                blocked.demote.push_back({c.pod.meta.name, c.pod.meta.resource_version, 0});
+            }
+        }
+        return blocked;
+    }
+    const std::int64_t term = acquire ? used_term + 1 : repair_lease ? s.status.term : lease_term;
     const candidate* leading = leader.empty() ? nullptr : find(leader);
 
     // Step 1: nobody but the leader-to-be keeps the label or a term. A pod
@@ -385,8 +449,10 @@ plan decide(const snapshot& s) {
     // Lease was rewritten by someone else) is not stamped with that lower
     // term: it gets a new one as soon as it is eligible (TermRepaired).
     const bool label_leader =
-        leading != nullptr && (acquire || repair_lease ||
-                               (holder_state.state != pod_state::confirmed_gone && term >= s.status.term));
+        leading != nullptr &&
+        (acquire || repair_lease ||
+         (holder_state.state != pod_state::confirmed_gone &&
+          (term > s.status.term || (term == s.status.term && holds_lease_term(*leading)))));
     if (label_leader) {
         const std::string* t = term_of(leading->pod);
         if (!labelled(leading->pod, spec) || t == nullptr || *t != std::to_string(term)) {
@@ -422,7 +488,7 @@ plan decide(const snapshot& s) {
         out.repairs.push_back(fmt::format("leader {} was missing {}; restored with term {}", leader,
                                           !labelled(leading->pod, spec) ? "the leader label"
                                           : t == nullptr                ? "its term annotation"
-                                                                        : "its term (it had " + *t + ")",
+                                                                        : "its term (it had " + quote_value(*t) + ")",
                                           term));
     }
 
@@ -453,6 +519,12 @@ plan decide(const snapshot& s) {
         elected.reason = "NoEligibleCandidate";
         elected.message = fmt::format("none of the {} pods of Deployment {} is eligible", s.candidates.size(),
                                       spec.target.name);
+        constexpr std::size_t listed = 3;
+        if (!not_eligible.empty()) {
+            const auto shown = std::min(listed, not_eligible.size());
+            elected.message += fmt::format(": {}", fmt::join(not_eligible.begin(), not_eligible.begin() + shown, ", "));
+            if (not_eligible.size() > shown) elected.message += fmt::format(" and {} more", not_eligible.size() - shown);
+        }
         if (!holder.empty()) {
             elected.message += fmt::format("; leader {} {} ({})", holder,
                                            leading != nullptr && marked(leading->pod, spec) ? "keeps the label"

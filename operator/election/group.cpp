@@ -15,6 +15,12 @@ namespace {
 
 using namespace kube::json_fields;
 
+// "a string", "an object", ... for messages about a value of the wrong type.
+std::string a_type(const json& j) {
+    const std::string_view name = j.type_name();
+    return fmt::format("{} {}", name.front() == 'a' || name.front() == 'o' ? "an" : "a", name);
+}
+
 // A duration field: its value if it parses, else the default and a problem.
 void read_duration(const json* spec, const char* field, milliseconds& out, std::vector<std::string>& errors) {
     const json* j = child(spec, field);
@@ -30,6 +36,29 @@ void read_duration(const json* spec, const char* field, milliseconds& out, std::
         return;
     }
     out = *d;
+}
+
+// The object at `key`, or nullptr; a value of another type (not null) is
+// also recorded in `errors`.
+const json* object_field(const json* parent, const char* key, std::string_view path, std::vector<std::string>& errors) {
+    const json* j = child(parent, key);
+    if (j == nullptr || j->is_null()) return nullptr;
+    if (!j->is_object()) {
+        errors.push_back(fmt::format("{}: must be an object, not {}", path, a_type(*j)));
+        return nullptr;
+    }
+    return j;
+}
+
+// The string at `key`, or `fallback`; a value of another type (not null) is
+// also recorded in `errors`.
+std::string string_field(const json* parent, const char* key, std::string_view path, std::string fallback,
+                         std::vector<std::string>& errors) {
+    const json* j = child(parent, key);
+    if (j == nullptr || j->is_null()) return fallback;
+    if (const std::string* s = as_string(j)) return *s;
+    errors.push_back(fmt::format("{}: must be a string, not {}", path, a_type(*j)));
+    return fallback;
 }
 
 std::string format_ms(milliseconds d) { return config::format_duration(d); }
@@ -116,32 +145,33 @@ std::expected<election_group, std::string> election_group::from_json(const json&
     if (!meta) return std::unexpected(std::move(meta.error()));
     election_group g;
     g.meta = std::move(*meta);
-    const json* spec = child(&object, "spec");
+    auto& types = g.spec_type_errors;
+    const json* spec = object_field(&object, "spec", "spec", types);
+    if (spec == nullptr && types.empty()) types.emplace_back("spec: required");
     auto& s = g.spec;
-    if (const json* target = child(spec, "targetRef")) {
-        s.target.api_version = string_or(child(target, "apiVersion"), s.target.api_version);
-        s.target.kind = string_or(child(target, "kind"), s.target.kind);
-        s.target.name = string_or(child(target, "name"), "");
+    if (const json* target = object_field(spec, "targetRef", "spec.targetRef", types)) {
+        s.target.api_version = string_field(target, "apiVersion", "spec.targetRef.apiVersion", s.target.api_version, types);
+        s.target.kind = string_field(target, "kind", "spec.targetRef.kind", s.target.kind, types);
+        s.target.name = string_field(target, "name", "spec.targetRef.name", "", types);
     }
     read_duration(spec, "leaseDuration", s.lease_duration, g.spec_errors);
     read_duration(spec, "renewDeadline", s.renew_deadline, g.spec_errors);
     read_duration(spec, "retryPeriod", s.retry_period, g.spec_errors);
-    if (const json* label = child(spec, "leaderLabel")) {
-        s.leader_label_key = string_or(child(label, "key"), s.leader_label_key);
-        s.leader_label_value = string_or(child(label, "value"), s.leader_label_value);
+    if (const json* label = object_field(spec, "leaderLabel", "spec.leaderLabel", types)) {
+        s.leader_label_key = string_field(label, "key", "spec.leaderLabel.key", s.leader_label_key, types);
+        s.leader_label_value = string_field(label, "value", "spec.leaderLabel.value", s.leader_label_value, types);
     }
-    s.lease_name = string_or(child(spec, "leaseName"), "");
+    s.lease_name = string_field(spec, "leaseName", "spec.leaseName", "", types);
     if (s.lease_name.empty()) s.lease_name = g.meta.name;
-    if (const std::string* policy = as_string(child(spec, "notReadyPolicy")); policy != nullptr) {
-        if (*policy == "Immediate") {
-            s.policy = not_ready_policy::immediate;
-        } else if (*policy != "WaitForLeaseExpiry" && !policy->empty()) {
-            g.spec_errors.push_back(fmt::format(
-                "spec.notReadyPolicy: \"{}\" is not one of WaitForLeaseExpiry, Immediate", *policy));
-        }
+    const std::string policy = string_field(spec, "notReadyPolicy", "spec.notReadyPolicy", "", types);
+    if (policy == "Immediate") {
+        s.policy = not_ready_policy::immediate;
+    } else if (policy != "WaitForLeaseExpiry" && !policy.empty()) {
+        g.spec_errors.push_back(
+            fmt::format("spec.notReadyPolicy: \"{}\" is not one of WaitForLeaseExpiry, Immediate", policy));
     }
 
-    s.preferred_leader = string_or(child(spec, "preferredLeader"), "");
+    s.preferred_leader = string_field(spec, "preferredLeader", "spec.preferredLeader", "", types);
     if (const json* paused = child(spec, "paused"); paused != nullptr && !paused->is_null()) {
         if (paused->is_boolean()) {
             s.paused = paused->get<bool>();
@@ -154,6 +184,7 @@ std::expected<election_group, std::string> election_group::from_json(const json&
     auto& st = g.status;
     st.leader = string_or(child(status, "leader"), "");
     st.term = int_or<std::int64_t>(child(status, "term"), 0);
+    if (st.term < 0 || st.term > max_term) st.term = 0;  // not a term elector wrote
     st.lease_name = string_or(child(status, "leaseName"), "");
     if (const json* c = child(status, "candidates")) {
         st.candidates_ready = int_or<std::int32_t>(child(c, "ready"), 0);

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <expected>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -100,10 +101,20 @@ struct election_group {
     // an unknown policy), one line each, naming the field; the field keeps
     // its default. validate() adds the cross-field rules.
     std::vector<std::string> spec_errors;
+    // Spec fields of the wrong type, which read as absent (spec or targetRef
+    // not an object, a name that is a number: a CRD without its schema lets
+    // them in), one line each as the admission webhook words them:
+    // "spec.targetRef: must be an object, not a string".
+    std::vector<std::string> spec_type_errors;
 
     // Tolerant like kube::pod::from_json: only the identity fields are required.
     static std::expected<election_group, std::string> from_json(const json& object);
 };
+
+// The largest term a Lease can record: leaseTransitions is an int32 and the
+// term is leaseTransitions + 1. A status.term beyond it (or negative) was not
+// written by elector and reads as absent.
+inline constexpr std::int64_t max_term = std::int64_t{std::numeric_limits<std::int32_t>::max()} + 1;
 
 // Condition types and reasons.
 namespace conditions {

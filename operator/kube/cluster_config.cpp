@@ -544,6 +544,13 @@ std::expected<cluster_config, std::string> load_kubeconfig(const kubeconfig_opti
     return select_context(*files, options.context);
 }
 
+std::expected<cluster_config, std::string> kubeconfig_from_text(const std::string& file, const std::string& text,
+                                                                 const std::string& context) {
+    auto parsed = parse_kubeconfig(file, text);
+    if (!parsed) return std::unexpected(parsed.error());
+    return select_context({std::move(*parsed)}, context);
+}
+
 std::expected<cluster_config, std::string> load_in_cluster(const in_cluster_options& options) {
     const std::string host = options.service_host.value_or("");
     const std::string port = options.service_port.value_or("");

@@ -42,6 +42,13 @@ struct kubeconfig_options {
 // `kubeconfig /root/k: users[0] "admin": client-key-data: not valid base64`.
 std::expected<cluster_config, std::string> load_kubeconfig(const kubeconfig_options& options);
 
+// The same rules for one kubeconfig given as text: `file` names it in
+// messages and is where relative paths inside it start; `context` as
+// --context. The files it references (certificate-authority,
+// client-certificate, client-key) are still read.
+std::expected<cluster_config, std::string> kubeconfig_from_text(const std::string& file, const std::string& text,
+                                                                 const std::string& context);
+
 // The pod's service account: $KUBERNETES_SERVICE_HOST/$KUBERNETES_SERVICE_PORT
 // (IPv6 hosts bracketed), token, ca.crt and namespace under `account_dir`.
 struct in_cluster_options {

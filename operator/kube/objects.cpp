@@ -120,12 +120,25 @@ container_status as_container_status(const json& j) {
     return out;
 }
 
-std::vector<container_status> as_container_statuses(const json* j) {
+// The statuses of the containers the pod declares (`containers`: its
+// spec.containers; not an array: no filter). A kubelet reports exactly those:
+// an entry for another name was written by someone else and describes nothing
+// that runs, so it must not count as a crash or a restart.
+std::vector<container_status> as_container_statuses(const json* j, const json* containers) {
     std::vector<container_status> out;
     if (j == nullptr || !j->is_array()) return out;
+    const auto declared = [&](const std::string& name) {
+        if (containers == nullptr || !containers->is_array()) return true;
+        return std::any_of(containers->begin(), containers->end(), [&](const json& c) {
+            const std::string* n = as_string(child(&c, "name"));
+            return n != nullptr && *n == name;
+        });
+    };
     out.reserve(j->size());
     for (const auto& item : *j) {
-        if (item.is_object()) out.push_back(as_container_status(item));
+        if (!item.is_object()) continue;
+        auto status = as_container_status(item);
+        if (declared(status.name)) out.push_back(std::move(status));
     }
     return out;
 }
@@ -280,7 +293,7 @@ std::expected<pod, std::string> pod::from_json(const json& object) {
     if (p.ready == true) p.ready_since = as_time(child(ready, "lastTransitionTime"));
     p.pod_ip = string_or(child(status, "podIP"));
     p.start_time = as_time(child(status, "startTime"));
-    p.containers = as_container_statuses(child(status, "containerStatuses"));
+    p.containers = as_container_statuses(child(status, "containerStatuses"), child(spec, "containers"));
     return p;
 }
 

@@ -87,7 +87,9 @@ struct pod {
     std::optional<time_point> ready_since;  // its lastTransitionTime, when True
     std::string pod_ip;
     std::optional<time_point> start_time;
-    std::vector<container_status> containers;  // status.containerStatuses (no init or ephemeral containers)
+    // status.containerStatuses of the containers in spec.containers (no init or
+    // ephemeral containers; an entry for a name the spec does not declare is left out)
+    std::vector<container_status> containers;
 
     [[nodiscard]] const owner_reference* controller_owner() const { return meta.controller_owner(); }
 

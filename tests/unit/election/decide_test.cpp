@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -1812,6 +1813,173 @@ TEST(election_decide_property, status_ahead_of_the_lease_converges_without_going
     // recreated by someone else, or edited): terms must not go back, and
     // elector must not report a transition on every reconcile.
     check_fixed_point(true, 777);
+}
+
+// ---------------------------------------------------------------- malformed cluster data
+
+// A Lease cannot record a term beyond max_term (leaseTransitions is an
+// int32). A handover that would need one writes nothing, demotes nobody and
+// says why: before, the old leader was demoted and every Lease write was
+// refused (422) forever, with no condition.
+TEST(election_decide_malformed, a_term_beyond_what_a_lease_records_blocks_the_handover) {
+    constexpr std::int32_t most = std::numeric_limits<std::int32_t>::max();
+    {
+        SCOPED_TRACE("the holder a, of the largest term, is deleted");
+        snapshot s = steady();
+        s.lease->lease_transitions = most;
+        led_by(s, "a", max_term);
+        s.candidates.erase(s.candidates.begin());
+        const plan p = decide(s);
+        SCOPED_TRACE(describe(p));
+        EXPECT_TRUE(p.demote.empty());
+        EXPECT_FALSE(p.lease.has_value());
+        EXPECT_FALSE(p.promote.has_value());
+        EXPECT_FALSE(p.change.has_value());
+        EXPECT_EQ(cond_status(p.status, conditions::ready), "False");
+        EXPECT_EQ(cond_reason(p.status, conditions::ready), "TermExhausted");
+        EXPECT_EQ(cond_reason(p.status, conditions::leader_elected), "TermExhausted");
+        EXPECT_EQ(cond_status(p.status, conditions::invalid_spec), "False");
+        const auto* c = p.status.find(conditions::leader_elected);
+        ASSERT_NE(c, nullptr);
+        EXPECT_NE(c->message.find("2147483648"), std::string::npos) << c->message;
+        EXPECT_NE(c->message.find("recreate ElectionGroup db"), std::string::npos) << c->message;
+        EXPECT_EQ(p.status.term, max_term);
+        EXPECT_EQ(p.status.leader, "a");
+    }
+    {
+        SCOPED_TRACE("the status holds the largest term, the Lease less: a crashed holder is not replaced");
+        snapshot s = steady();
+        led_by(s, "a", max_term);
+        find_cand(s, "a").pod = crashed(find_cand(s, "a").pod);
+        const plan p = decide(s);
+        SCOPED_TRACE(describe(p));
+        EXPECT_TRUE(p.demote.empty());
+        EXPECT_FALSE(p.lease.has_value());
+        EXPECT_EQ(cond_reason(p.status, conditions::ready), "TermExhausted");
+    }
+    {
+        SCOPED_TRACE("one term left: the handover takes it");
+        snapshot s = steady();
+        s.lease->lease_transitions = most - 1;
+        led_by(s, "a", max_term - 1);
+        s.candidates.erase(s.candidates.begin());
+        const plan p = decide(s);
+        expect_handover(p, s, "a", "b", max_term);
+        ASSERT_TRUE(p.lease.has_value());
+        EXPECT_EQ(p.lease->lease_transitions, most);
+    }
+    {
+        SCOPED_TRACE("the largest term, leader eligible: renewed as usual");
+        snapshot s = steady(2500ms);
+        s.lease->lease_transitions = most;
+        led_by(s, "a", max_term);
+        find_cand(s, "a").pod = leader(make_pod("a", 3600s), max_term);
+        const plan p = decide(s);
+        SCOPED_TRACE(describe(p));
+        expect_no_transition(p);
+        ASSERT_TRUE(p.lease.has_value());
+        EXPECT_TRUE(p.renewal);
+        EXPECT_EQ(p.lease->lease_transitions, most);
+        EXPECT_EQ(cond_status(p.status, conditions::ready), "True");
+    }
+    {
+        SCOPED_TRACE("a status.term beyond the range (not from from_json) never overflows");
+        snapshot s = steady();
+        led_by(s, "a", std::numeric_limits<std::int64_t>::max());
+        s.lease.reset();  // repair in the status's term
+        const plan p = decide(s);
+        SCOPED_TRACE(describe(p));
+        EXPECT_FALSE(p.lease.has_value());
+        EXPECT_EQ(cond_reason(p.status, conditions::ready), "TermExhausted");
+    }
+}
+
+// Ready times the API server accepts but a nanosecond clock cannot subtract
+// (year 1700; 2262): no overflow (UBSan aborts on one), and a sane reading.
+TEST(election_decide_malformed, ready_times_far_from_now_during_a_rollout) {
+    snapshot s = steady();
+    find_cand(s, "a").current_revision = false;
+    s.min_ready_seconds = 30;
+    find_cand(s, "b").pod.ready_since = test_support::at("1700-01-01T00:00:00Z");
+    find_cand(s, "c").pod.ready_since = test_support::at("1700-01-02T00:00:00Z");
+    expect_handover(decide(s), s, "a", "b", 6, "Rollout");  // Ready for centuries
+
+    // Ready "since" the far future counts as Ready from now: it qualifies
+    // after minReadySeconds, not centuries later.
+    find_cand(s, "b").pod.ready_since = test_support::at("2262-01-01T00:00:00Z");
+    find_cand(s, "c").pod.ready_since = test_support::at("2262-01-01T00:00:00Z");
+    const plan p = decide(s);
+    SCOPED_TRACE(describe(p));
+    expect_no_transition(p);
+    ASSERT_TRUE(p.requeue_after.has_value());
+    EXPECT_LE(*p.requeue_after, 30000ms);
+}
+
+// Every pod that is not eligible is named with why (three at most).
+TEST(election_decide_malformed, no_eligible_candidate_names_the_pods_and_why) {
+    snapshot s = make_snapshot({cand(make_pod("a"), std::nullopt), cand(not_ready(make_pod("b")))});
+    find_cand(s, "a").pod.phase = "";
+    find_cand(s, "a").pod.node_name = "no-such-node";
+    plan p = decide(s);
+    const auto* c = p.status.find(conditions::leader_elected);
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->reason, "NoEligibleCandidate");
+    EXPECT_EQ(c->message, "none of the 2 pods of Deployment web is eligible: a (its node no-such-node is unreachable "
+                          "or unknown), b (it is not Ready)");
+
+    snapshot many = make_snapshot({});
+    for (const char* name : {"p1", "p2", "p3", "p4", "p5"}) many.candidates.push_back(cand(not_ready(make_pod(name))));
+    p = decide(many);
+    c = p.status.find(conditions::leader_elected);
+    ASSERT_NE(c, nullptr);
+    EXPECT_TRUE(c->message.ends_with("p1 (it is not Ready), p2 (it is not Ready), p3 (it is not Ready) and 2 more"))
+        << c->message;
+
+    // The holder is described once, in its own clause.
+    snapshot held = steady();
+    for (auto& x : held.candidates) x.pod.phase = "Failed";
+    p = decide(held);
+    c = p.status.find(conditions::leader_elected);
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->message, "none of the 3 pods of Deployment web is eligible: b (phase Failed), c (phase Failed); "
+                          "leader a keeps the label (phase Failed)");
+}
+
+std::string utf8_e_acute(int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += "\xC3\xA9";  // é
+    return out;
+}
+
+// A garbage term annotation on the leader is restored; the message quotes it,
+// shortened when long.
+TEST(election_decide_malformed, garbage_term_annotations_are_quoted_and_shortened) {
+    for (const std::string& garbage : {std::string("abc"), std::string("-5"), std::string("99999999999999999999"),
+                                       std::string(""), std::string(300, 'x'), "x" + utf8_e_acute(50)}) {
+        SCOPED_TRACE(garbage.substr(0, 20));
+        snapshot s = steady();
+        auto& a = find_cand(s, "a").pod;
+        a.meta.annotations = {{std::string(term_annotation), garbage}};
+        // b carries the garbage too: a follower's term goes, whatever it says.
+        set_annotation(find_cand(s, "b").pod, std::string(term_annotation), garbage);
+        const plan p = decide(s);
+        SCOPED_TRACE(describe(p));
+        ASSERT_TRUE(p.promote.has_value());
+        EXPECT_EQ(p.promote->name, "a");
+        EXPECT_EQ(p.promote->term, 5);
+        EXPECT_EQ(demoted(p), (std::vector<std::string>{"b"}));
+        EXPECT_FALSE(p.change.has_value());
+        ASSERT_FALSE(p.repairs.empty());
+        std::string all;
+        for (const auto& r : p.repairs) all += r + "\n";
+        EXPECT_LT(all.size(), 400u) << all;
+        if (garbage.size() <= 64) {
+            EXPECT_NE(all.find("(it had \"" + garbage + "\")"), std::string::npos) << all;
+        } else {
+            EXPECT_NE(all.find(std::to_string(garbage.size()) + " bytes"), std::string::npos) << all;
+            EXPECT_EQ(all.find("\xC3\xE2"), std::string::npos) << "cut inside a UTF-8 sequence: " << all;
+        }
+    }
 }
 
 }  // namespace

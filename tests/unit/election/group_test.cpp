@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -385,6 +386,81 @@ TEST(election_group_parse, wrong_types_get_defaults) {
     EXPECT_EQ(n.status.conditions[0].type, "Ready");
     EXPECT_EQ(n.status.conditions[0].status, "True");
     EXPECT_FALSE(n.status.conditions[0].last_transition_time.has_value());
+}
+
+// A CRD without its schema (an older or hand-edited one) lets values of any
+// type in: each one read as absent is named, with the type that came.
+TEST(election_group_parse, wrong_types_are_named_in_spec_type_errors) {
+    struct row {
+        const char* name;
+        json spec;
+        const char* line;  // the expected line, exactly
+    };
+    const std::vector<row> rows = {
+        {"spec a string", "str", "spec: must be an object, not a string"},
+        {"spec a list", json::array({1, 2}), "spec: must be an object, not an array"},
+        {"spec null", nullptr, "spec: required"},
+        {"targetRef a string", {{"targetRef", "web"}}, "spec.targetRef: must be an object, not a string"},
+        {"targetRef a list", {{"targetRef", json::array()}}, "spec.targetRef: must be an object, not an array"},
+        {"target name a number", {{"targetRef", {{"name", 7}}}}, "spec.targetRef.name: must be a string, not a number"},
+        {"target kind a bool", {{"targetRef", {{"name", "web"}, {"kind", true}}}},
+         "spec.targetRef.kind: must be a string, not a boolean"},
+        {"leaderLabel a string", {{"targetRef", {{"name", "web"}}}, {"leaderLabel", "role=leader"}},
+         "spec.leaderLabel: must be an object, not a string"},
+        {"leader label key a number", {{"targetRef", {{"name", "web"}}}, {"leaderLabel", {{"key", 5}}}},
+         "spec.leaderLabel.key: must be a string, not a number"},
+        {"leader label value an object", {{"targetRef", {{"name", "web"}}}, {"leaderLabel", {{"value", json::object()}}}},
+         "spec.leaderLabel.value: must be a string, not an object"},
+        {"leaseName a bool", {{"targetRef", {{"name", "web"}}}, {"leaseName", false}},
+         "spec.leaseName: must be a string, not a boolean"},
+        {"notReadyPolicy a number", {{"targetRef", {{"name", "web"}}}, {"notReadyPolicy", 1}},
+         "spec.notReadyPolicy: must be a string, not a number"},
+        {"preferredLeader a list", {{"targetRef", {{"name", "web"}}}, {"preferredLeader", json::array({"a"})}},
+         "spec.preferredLeader: must be a string, not an array"},
+    };
+    for (const auto& r : rows) {
+        SCOPED_TRACE(r.name);
+        json j = sample(minimal_group_json);
+        j["spec"] = r.spec;
+        election_group g = parse_ok(j);
+        EXPECT_EQ(g.spec_type_errors, std::vector<std::string>{r.line});
+        EXPECT_TRUE(g.spec_errors.empty()) << joined(g.spec_errors);
+    }
+    // The field keeps its default: a key written as a number is not "role"
+    // by accident: the group is invalid until it is fixed.
+    json j = sample(minimal_group_json);
+    j["spec"]["leaderLabel"] = {{"key", 5}};
+    EXPECT_EQ(parse_ok(j).spec.leader_label_key, "role");
+    // Absent, null and well-typed fields are no problem.
+    j = sample(full_group_json);
+    j["spec"]["preferredLeader"] = nullptr;
+    EXPECT_TRUE(parse_ok(j).spec_type_errors.empty()) << joined(parse_ok(j).spec_type_errors);
+    EXPECT_TRUE(parse_ok(sample(minimal_group_json)).spec_type_errors.empty());
+    j = sample(minimal_group_json);
+    j.erase("spec");
+    EXPECT_EQ(parse_ok(j).spec_type_errors, std::vector<std::string>{"spec: required"});
+}
+
+// status.term beyond what a Lease can record (leaseTransitions is an int32),
+// or negative, was not written by elector: it reads as absent, so that the
+// next term cannot overflow.
+TEST(election_group_parse, status_term_out_of_the_lease_range_reads_as_absent) {
+    const std::pair<json, std::int64_t> cases[] = {
+        {json(7), 7},
+        {json(max_term), max_term},
+        {json(max_term + 1), 0},
+        {json(std::numeric_limits<std::int64_t>::max()), 0},
+        {json(std::numeric_limits<std::uint64_t>::max()), 0},
+        {json(-5), 0},
+        {json("x"), 0},
+        {json(1.5), 0},
+    };
+    for (const auto& [value, want] : cases) {
+        SCOPED_TRACE(value.dump());
+        json j = sample(full_group_json);
+        j["status"]["term"] = value;
+        EXPECT_EQ(parse_ok(j).status.term, want);
+    }
 }
 
 TEST(election_group_parse, identity_fields_are_required) {

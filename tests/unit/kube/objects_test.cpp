@@ -684,7 +684,8 @@ TEST(objects_tolerance, wrong_types_are_treated_as_absent) {
         {"/status/containerStatuses/0/restartCount", -1,
          [](const pod& p) { EXPECT_EQ(p.containers.at(0).restart_count, -1); }},
         {"/status/containerStatuses/0/ready", "true", [](const pod& p) { EXPECT_FALSE(p.containers.at(0).ready); }},
-        {"/status/containerStatuses/0/name", nullptr, [](const pod& p) { EXPECT_EQ(p.containers.at(0).name, ""); }},
+        // No name: not a container the spec declares, so left out.
+        {"/status/containerStatuses/0/name", nullptr, [](const pod& p) { EXPECT_TRUE(p.containers.empty()); }},
         {"/status/containerStatuses/0/state", "running",
          [](const pod& p) { EXPECT_EQ(p.containers.at(0).state, container_state::unknown); }},
         {"/status/containerStatuses/0/state/running", true,
@@ -706,6 +707,37 @@ TEST(objects_tolerance, wrong_types_are_treated_as_absent) {
         ASSERT_TRUE(p.has_value()) << p.error();
         check(*p);
     }
+}
+
+TEST(objects_tolerance, statuses_of_containers_the_spec_does_not_declare_are_left_out) {
+    // Written through the status subresource by someone other than a kubelet:
+    // a container "ghost" that does not exist, terminated with a huge restart
+    // count. It must not read as a crash or a restart of the pod.
+    json j = sample(ready_pod_json);
+    j["status"]["containerStatuses"].push_back(
+        {{"name", "ghost"}, {"ready", false}, {"restartCount", 2147483647},
+         {"state", {{"terminated", {{"exitCode", 1}, {"reason", "Error"}}}}}});
+    j["status"]["containerStatuses"].push_back({{"restartCount", 5}});
+    auto p = pod::from_json(j);
+    ASSERT_TRUE(p.has_value()) << p.error();
+    ASSERT_EQ(p->containers.size(), 1u);
+    EXPECT_EQ(p->containers[0].name, "web");
+    EXPECT_EQ(p->containers[0].state, container_state::running);
+
+    // Without spec.containers (not a pod the API server would serve) nothing
+    // is known to filter by: every status counts.
+    j["spec"].erase("containers");
+    p = pod::from_json(j);
+    ASSERT_TRUE(p.has_value()) << p.error();
+    EXPECT_EQ(p->containers.size(), 3u);
+
+    // Declared but not (yet) reported: no status, as before.
+    json k = sample(ready_pod_json);
+    k["spec"]["containers"].push_back({{"name", "sidecar"}});
+    p = pod::from_json(k);
+    ASSERT_TRUE(p.has_value()) << p.error();
+    ASSERT_EQ(p->containers.size(), 1u);
+    EXPECT_EQ(p->containers[0].name, "web");
 }
 
 TEST(objects_tolerance, other_kinds_tolerate_wrong_types) {
