@@ -790,6 +790,48 @@ TEST_F(cluster_config_test, token_source_fails_when_the_file_was_never_read) {
     EXPECT_EQ(source.token().value(), "late");
 }
 
+// The text entry point (used by tests/fuzz) follows the same rules as the file.
+TEST_F(cluster_config_test, text_is_loaded_like_the_file) {
+    write("ca.pem", "CA FROM FILE");
+    const std::string text =
+        "current-context: dev\n"
+        "clusters:\n"
+        "- name: c\n"
+        "  cluster: {server: 'https://example:6443'}\n"
+        "- name: c2\n"
+        "  cluster: {server: 'http://other:8080/', certificate-authority: ca.pem}\n"
+        "users:\n"
+        "- name: u\n"
+        "  user: {token: t0k}\n"
+        "contexts:\n"
+        "- name: dev\n"
+        "  context: {cluster: c, user: u}\n"
+        "- name: other\n"
+        "  context: {cluster: c2, namespace: team}\n";
+    const std::string file = write("config", text);
+    for (const std::string context : {"", "dev", "other", "missing"}) {
+        auto from_file = load_kubeconfig({.explicit_path = file, .context = context});
+        auto from_text = kubeconfig_from_text(file, text, context);
+        ASSERT_EQ(from_file.has_value(), from_text.has_value()) << context;
+        if (!from_file) {
+            EXPECT_EQ(from_text.error(), from_file.error());
+            continue;
+        }
+        EXPECT_EQ(from_text->server, from_file->server);
+        EXPECT_EQ(from_text->token, from_file->token);
+        EXPECT_EQ(from_text->ca_pem, from_file->ca_pem);
+        EXPECT_EQ(from_text->default_namespace, from_file->default_namespace);
+        EXPECT_EQ(from_text->source, from_file->source);
+    }
+    auto other = kubeconfig_from_text(file, text, "other");
+    ASSERT_TRUE(other.has_value()) << other.error();
+    EXPECT_EQ(other->server, "http://other:8080");
+    EXPECT_EQ(other->ca_pem, "CA FROM FILE");  // relative to the named file's directory
+    EXPECT_EQ(other->default_namespace, "team");
+    EXPECT_EQ(kubeconfig_from_text("/no/such/dir/k", "users: 3\n", "").error(),
+              "kubeconfig /no/such/dir/k: users: want a list");
+}
+
 TEST_F(cluster_config_test, token_source_is_safe_to_share_between_threads) {
     auto file = write("token", "shared");
     std::atomic<long> ticks{0};
