@@ -70,6 +70,7 @@
 
 #include "bench_support.hpp"
 #include "control_plane.hpp"
+#include "elector_replicas.hpp"
 #include "kube/client.hpp"
 #include "leader_watch.hpp"
 #include "leadership.hpp"
@@ -79,7 +80,12 @@ namespace {
 
 using namespace elector;
 using namespace std::chrono_literals;
+using bench::elector_replicas;
+using bench::holder_of;
 using bench::pod_ready;
+using bench::process_slot;
+using bench::start_process;
+using bench::wait_exit;
 using bench::summarize;
 using bench::summary;
 using nlohmann::json;
@@ -409,12 +415,6 @@ std::string last_line(std::string text) {
     return at == std::string::npos ? text : text.substr(at + 1);
 }
 
-// The holder named by the latest entry of a Lease watch ("" if none).
-std::string holder_of(const bench::object_watch& w, const std::string& name) {
-    auto e = w.latest(name);
-    return e ? e->data.value("holder", "") : "";
-}
-
 // ---------------------------------------------------------------------------
 // Workload rounds: deletion, crash, NotReady (both policies).
 
@@ -561,34 +561,6 @@ rollout_results run_rollouts(workload_track& t, int count, const std::stop_token
 }
 
 // ---------------------------------------------------------------------------
-// Processes: elector replicas and client-go peers; one log file per start.
-
-struct process_slot {
-    std::string id;
-    std::unique_ptr<testing::child_process> proc;
-    std::string log;
-    int starts = 0;
-    std::vector<std::string> logs;  // every start's log
-};
-
-void start_process(process_slot& p, const std::string& dir, const std::vector<std::string>& argv,
-                   const std::vector<std::string>& extra_env) {
-    p.proc.reset();
-    p.log = fmt::format("{}/{}-{}.log", dir, p.id, ++p.starts);
-    p.logs.push_back(p.log);
-    p.proc = std::make_unique<testing::child_process>(argv, p.log, p.log, extra_env);
-}
-
-// Waits for exit after a signal; "exit N", "signal N" or "still running".
-std::string wait_exit(process_slot& p, std::chrono::milliseconds timeout) {
-    auto status = p.proc->wait(timeout);
-    if (!status) return "still running";
-    if (WIFEXITED(*status)) return fmt::format("exit {}", WEXITSTATUS(*status));
-    if (WIFSIGNALED(*status)) return fmt::format("signal {}", WTERMSIG(*status));
-    return "exited";
-}
-
-// ---------------------------------------------------------------------------
 // Track client-go.
 
 struct clientgo_results {
@@ -708,62 +680,6 @@ clientgo_results run_clientgo(const testing::control_plane& env, const std::stri
 // ---------------------------------------------------------------------------
 // The HA phase: elector replicas SIGTERMed, then SIGKILLed.
 
-struct elector_replicas {
-    const testing::control_plane& env;
-    std::string binary;
-    std::map<std::string, process_slot> slots;
-
-    void start(const std::string& id) {
-        auto& p = slots[id];
-        p.id = id;
-        start_process(p, env.dir(),
-                      {binary, "--kubeconfig", env.kubeconfig(), "--leader-elect",
-                       "--leader-election-namespace=" + elector_lease_ns, "--leader-election-id=" + elector_lease_name,
-                       "--leader-api-bind-address=127.0.0.1:0", "--metrics-bind-address=127.0.0.1:0",
-                       "--health-probe-bind-address=127.0.0.1:0",
-                       // No webhook: two replicas would compete for its port.
-                       "--webhook-cert-dir=" + env.dir() + "/no-webhook-certs"},
-                      {"POD_NAME=" + id});
-    }
-    // GET /readyz of the replica's current process: "200 ... standby" etc.
-    std::string readyz(const std::string& id) const {
-        const auto r = bench::http_get(bench::announced_port(slots.at(id).log, "health probes"), "/readyz");
-        return r ? fmt::format("{} {}", r->status, r->body) : "";
-    }
-    // elector's Lease names one replica, which answers /readyz 200 "leading";
-    // the other answers 200 "standby". Else false, with why.
-    bool settled(const bench::object_watch& lease, std::string& why) const {
-        const std::string holder = holder_of(lease, elector_lease_name);
-        if (!slots.contains(holder)) {
-            why = "elector's Lease names '" + holder + "'";
-            return false;
-        }
-        for (const auto& id : elector_ids) {
-            const std::string r = readyz(id);
-            const std::string want = id == holder ? "leading" : "standby";
-            if (!r.starts_with("200") || r.find(want) == std::string::npos) {
-                why = fmt::format("{} /readyz: '{}' (want 200 {})", id, r, want);
-                return false;
-            }
-        }
-        return true;
-    }
-    std::vector<std::string> all_logs() const {
-        std::vector<std::string> out;
-        for (const auto& [id, p] : slots) out.insert(out.end(), p.logs.begin(), p.logs.end());
-        return out;
-    }
-    void stop_all() {
-        for (auto& [id, p] : slots) p.proc->signal(SIGTERM);
-        for (auto& [id, p] : slots) {
-            if (wait_exit(p, 15s) == "still running") {
-                say("elector {} did not stop within 15 s of SIGTERM\n", id);
-                p.proc->signal(SIGKILL);
-            }
-        }
-    }
-};
-
 // Leadership of one workload group: its Lease's holder and transitions.
 struct workload_lease {
     std::string holder;
@@ -812,11 +728,11 @@ struct ha_results {
     [[nodiscard]] int caused() const { return lease_changes + label_changes; }
 };
 
-ha_results run_ha(elector_replicas& electors, const bench::object_watch& elector_lease, const kube::client& c,
+ha_results run_ha(const testing::control_plane& env, elector_replicas& electors,
+                  const bench::object_watch& elector_lease, const kube::client& c,
                   const std::map<std::string, const testing::leader_watch*>& watches, int per_signal,
                   const std::stop_token& abort) {
     ha_results out;
-    const auto& env = electors.env;
     std::vector<std::unique_ptr<bench::object_watch>> pod_watches;
     for (const workload* w : {&fast_workload, &wait_workload}) {
         pod_watches.push_back(std::make_unique<bench::object_watch>(env.kubeconfig(), kube::resources::pods, w->ns,
@@ -996,7 +912,13 @@ int run_bench(const options& o) {
     testing::leader_watch wait_watch(env.kubeconfig(), wait_workload.ns);
     bench::object_watch elector_lease(env.kubeconfig(), kube::resources::leases, elector_lease_ns, bench::lease_summary,
                                       {.field_selector = "metadata.name=" + elector_lease_name});
-    elector_replicas electors{env, o.elector, {}};
+    elector_replicas electors{.binary = o.elector,
+                              .kubeconfig = env.kubeconfig(),
+                              .log_dir = env.dir(),
+                              .lease_ns = elector_lease_ns,
+                              .lease_name = elector_lease_name,
+                              .ids = elector_ids,
+                              .slots = {}};
     struct log_saver {
         elector_replicas& e;
         std::string to;
@@ -1122,7 +1044,7 @@ int run_bench(const options& o) {
     ha_results ha;
     if (o.elector_kills > 0) {
         try {
-            ha = run_ha(electors, elector_lease, c,
+            ha = run_ha(env, electors, elector_lease, c,
                         {{fast_workload.ns, &fast_watch}, {wait_workload.ns, &wait_watch}}, o.elector_kills,
                         abort.get_token());
         } catch (...) {
@@ -1270,7 +1192,7 @@ int run_bench(const options& o) {
     say("pod watches: {} / {} events, {} / {} lists; load average now {}; wall time {:.0f} s\n", fast_watch.events(),
         wait_watch.events(), fast_watch.lists(), wait_watch.lists(), load_at_end, wall_seconds_total);
 
-    electors.stop_all();
+    for (const auto& line : electors.stop_all()) say("{}\n", line);
 
     std::vector<std::string> violations;
     for (const auto* w : {&fast_watch, &wait_watch}) {

@@ -46,6 +46,11 @@ object_watch::summarize pod_label_summary(std::string key) {
     };
 }
 
+std::string holder_of(const object_watch& w, const std::string& name) {
+    auto e = w.latest(name);
+    return e ? e->data.value("holder", "") : "";
+}
+
 object_watch::object_watch(const std::string& kubeconfig, kube::resource r, std::string ns, summarize summary,
                            watch_options options)
     : resource_(std::move(r)), ns_(std::move(ns)), summary_(std::move(summary)), options_(std::move(options)) {

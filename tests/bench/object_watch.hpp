@@ -111,5 +111,7 @@ private:
 nlohmann::json lease_summary(const nlohmann::json& lease);
 // A pod: {"label": value of the label `key` or "" , "term": elector.dev/term or ""}.
 object_watch::summarize pod_label_summary(std::string key);
+// The holder named by the latest entry of a Lease watch (lease_summary) of the Lease `name` ("" if none).
+std::string holder_of(const object_watch& w, const std::string& name);
 
 }  // namespace elector::bench
