@@ -263,6 +263,7 @@ protected:
                                       root_};
         argv.insert(argv.end(), args.begin(), args.end());
         log_ = fmt::format("{}/elector-{}-{}.log", env_->dir(), ns_, ++starts_);
+        scan_log(log_);
         elector_ = std::make_unique<child_process>(
             argv, log_, log_, std::vector<std::string>{"KUBERNETES_SERVICE_HOST=127.0.0.1", "KUBERNETES_SERVICE_PORT=" + port});
     }

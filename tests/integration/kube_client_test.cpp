@@ -809,7 +809,7 @@ TEST(kube_client_bad_server, a_silent_watch_is_noticed_at_the_idle_timeout) {
     EXPECT_EQ(done.error().kind, error_kind::timeout) << done.error().to_string();
     const auto took = std::chrono::steady_clock::now() - started;
     EXPECT_GE(took, 1500ms);
-    EXPECT_LT(took, 5s);
+    EXPECT_LT(std::chrono::duration<double>(took).count(), 1.5 + allowance(3.5));
 }
 
 // A server, or a proxy in front of it, that echoes the request in its

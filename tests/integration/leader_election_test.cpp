@@ -50,6 +50,10 @@ protected:
         // Every process gets SIGTERM (their destructors SIGKILL what is left).
         for (auto& [id, p] : processes_) p->signal(SIGTERM);
         for (auto& [id, p] : processes_) p->wait(10s);
+        for (const auto& [id, log] : logs_) {
+            auto reports = sanitizer_reports(log);
+            EXPECT_TRUE(reports.empty()) << id << ": " << fmt::format("{}", fmt::join(reports, "\n"));
+        }
         if (HasFailure()) {
             for (const auto& [id, log] : logs_) {
                 auto tail = run({"tail", "-n", "30", log});

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -63,6 +64,35 @@ std::string read_text(const std::string& path) {
     std::stringstream s;
     s << in.rdbuf();
     return s.str();
+}
+
+std::vector<std::string> sanitizer_reports(const std::string& log_path) {
+    std::vector<std::string> reports;
+    std::ifstream in(log_path);
+    for (std::string line; std::getline(in, line);) {
+        for (std::string_view marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
+                                        "ERROR: ThreadSanitizer", "runtime error:"}) {
+            if (line.find(marker) != std::string::npos) {
+                reports.push_back(line);
+                break;
+            }
+        }
+    }
+    return reports;
+}
+
+double allowance(double seconds) {
+    if (const char* s = std::getenv("ELECTOR_TEST_SLOWDOWN"); s != nullptr && *s != '\0') {
+        char* end = nullptr;
+        const double factor = std::strtod(s, &end);
+        if (end != s && *end == '\0' && factor >= 1.0) return seconds * factor;
+        throw std::invalid_argument(fmt::format("ELECTOR_TEST_SLOWDOWN={}: want a factor >= 1", s));
+    }
+#if defined(__SANITIZE_THREAD__)
+    return seconds * 4;
+#else
+    return seconds;
+#endif
 }
 
 std::string elector_binary() {

@@ -101,6 +101,15 @@ std::string source_dir();
 std::string elector_binary();
 // A file's whole text; "" if it cannot be read (a log not written yet).
 std::string read_text(const std::string& path);
+// The first line of every sanitizer report (ASan, LSan, TSan, UBSan's
+// "runtime error:") in a process's log; empty if none or no such file.
+std::vector<std::string> sanitizer_reports(const std::string& log_path);
+
+// Time a test allows for elector's own work (never a protocol's timing it is
+// added to, such as a lease duration): `seconds` as tuned on CI's ASan build
+// on 2 cores, times ELECTOR_TEST_SLOWDOWN if set, else times 4 in a
+// ThreadSanitizer build (5-15x slower than plain; ASan about 2x).
+double allowance(double seconds);
 
 // A TCP port that was free on 127.0.0.1 a moment ago (0 if none could be bound).
 int free_port();

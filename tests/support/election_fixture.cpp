@@ -42,6 +42,13 @@ void election_fixture::TearDown() {
         EXPECT_TRUE(violations.empty()) << "two pods labelled at once: " << fmt::format("{}", fmt::join(violations, "; "));
         watch_.reset();
     }
+    // ASan and UBSan abort elector, which a test may not notice; TSan only
+    // reports and goes on: any report in any of this test's logs fails it.
+    for (const auto& log : scanned_logs_) {
+        auto reports = sanitizer_reports(log);
+        EXPECT_TRUE(reports.empty()) << log << ": " << fmt::format("{}", fmt::join(reports, "\n"));
+    }
+    scanned_logs_.clear();
     if (HasFailure()) {
         print_logs();
         print_state();
@@ -52,6 +59,8 @@ void election_fixture::TearDown() {
 void election_fixture::stop_processes() {
     if (elector_) stop_elector();
 }
+
+void election_fixture::scan_log(const std::string& path) { scanned_logs_.push_back(path); }
 
 bool election_fixture::tolerated(const std::string&) const { return false; }
 
@@ -82,6 +91,7 @@ std::vector<std::string> election_fixture::elector_argv(const std::vector<std::s
 void election_fixture::start_elector(const std::vector<std::string>& extra_env,
                                      const std::vector<std::string>& extra_args) {
     log_ = fmt::format("{}/elector-{}-{}.log", env_->dir(), ns_, ++starts_);
+    scan_log(log_);
     elector_ = std::make_unique<child_process>(elector_argv(extra_args), log_, log_, extra_env);
 }
 

@@ -86,6 +86,9 @@ protected:
     virtual bool tolerated(const std::string& violation) const;  // default: none
     virtual void print_logs() const;                              // default: the last elector log
     void print_state() const;                                     // pods, groups, Leases, Events
+    // At TearDown, a sanitizer report in this log fails the test (elector
+    // logs started by start_elector are scanned without asking).
+    void scan_log(const std::string& path);
 
     // elector's command line: the binary, the kubeconfig, the bind addresses
     // (leader API as fixture_options say, metrics and health off), EXTRA.
@@ -126,7 +129,8 @@ protected:
     fixture_options options_;
     static inline std::unique_ptr<control_plane> env_;
     std::string ns_;
-    std::string log_;  // of the last elector started
+    std::string log_;                // of the last elector started
+    std::vector<std::string> scanned_logs_;  // see scan_log()
     int starts_ = 0;
     std::unique_ptr<child_process> elector_;
     std::unique_ptr<leader_watch> watch_;
