@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 
 #include <fmt/format.h>
@@ -99,6 +100,13 @@ summary summarize(std::vector<double> v) {
     s.max = v.back();
     s.min = v.front();
     return s;
+}
+
+void pause(const std::stop_token& stop, std::chrono::milliseconds d) {
+    const auto until = std::chrono::steady_clock::now() + d;
+    while (!stop.stop_requested() && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
 }
 
 std::string load_average() {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,9 @@ struct summary {
 summary summarize(std::vector<double> v);
 
 // The 1-minute load average: figures on a busy 2-core machine are not those of a quiet one.
+// Sleeps `d`, or less if `stop` is requested (checked every 20 ms).
+void pause(const std::stop_token& stop, std::chrono::milliseconds d);
+
 std::string load_average();
 
 // --- clients -------------------------------------------------------------------------

@@ -15,11 +15,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-void pause(const std::stop_token& stop, std::chrono::milliseconds d) {
-    const auto until = std::chrono::steady_clock::now() + d;
-    while (!stop.stop_requested() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
-}
-
 }  // namespace
 
 double object_state::changed_at(const std::string& member) const {

@@ -15,11 +15,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-void pause(const std::stop_token& stop, std::chrono::milliseconds d) {
-    const auto until = std::chrono::steady_clock::now() + d;
-    while (!stop.stop_requested() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
-}
-
 }  // namespace
 
 stream_watch::stream_watch(const std::string& kubeconfig, kube::resource r, std::string ns, stream_sink sink,
@@ -62,7 +57,7 @@ void stream_watch::run(std::stop_token stop) {
                 failures = 0;
             } catch (const std::exception&) {
                 // The API server may be restarting: try again shortly.
-                pause(stop, 500ms);
+                bench::pause(stop, 500ms);
                 continue;
             }
         }
@@ -91,7 +86,7 @@ void stream_watch::run(std::stop_token stop) {
             continue;
         }
         if (++failures >= 5) need_list = true;
-        pause(stop, std::chrono::milliseconds(100 * failures));
+        bench::pause(stop, std::chrono::milliseconds(100 * failures));
     }
 }
 
